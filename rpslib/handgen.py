@@ -1,0 +1,400 @@
+"""The offline stand-in for the Rock-Paper-Scissors dataset: drawn hands, no download needed.
+
+The real dataset (Laurence Moroney's CGI hands, CC BY 2.0) cannot be downloaded where there is
+no network (our machines, CI, some classrooms).  This module draws a stand-in with the same
+layout, counts and format:
+
+* ``rps/{paper,rock,scissors}/`` with 840 images each, ``rps-test-set/...`` with 124 each;
+* 300x300 RGBA PNG, opaque white background, one hand per image entering from the right edge.
+
+Each hand is a few rounded shapes (capsules and a rounded palm) drawn at twice the size and
+reduced, so edges are smooth.  A hand *identity* fixes its geometry (palm size, finger
+thickness and length), skin tone, nails, sleeve and handedness; each image then varies the
+pose a little (about ±15° rotation, ±15 px shift, ±5 % scale).  As in the real set, the test
+images come from identities never seen in training, and their hand *geometry* lies outside the
+training range: that, not colour, is what makes a test hand unfamiliar to a small CNN.
+
+Everything is deterministic: image ``k`` of a class draws from its own random generator,
+seeded by ``(seed, split, class, k)``, so the files are byte-identical whatever the number of
+worker processes.  Introduced in chapter 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from rpslib.progress import progress
+
+CLASSES: tuple[str, ...] = ("paper", "rock", "scissors")
+SPLITS: dict[str, int] = {"rps": 840, "rps-test-set": 124}
+IMAGE_SIZE = 300
+SUPERSAMPLE = 2
+MARKER = ".rps-complete.json"
+GENERATOR_VERSION = 1
+
+N_IDENTITIES = {"rps": 24, "rps-test-set": 4}
+
+Color = tuple[int, int, int]
+Point = tuple[float, float]
+
+SKIN_TONES: tuple[Color, ...] = (  # light to dark, muted like the real set's CGI renders
+    (211, 195, 180), (200, 180, 167), (195, 171, 157), (190, 160, 140), (179, 152, 134),
+    (154, 121, 105), (137, 108, 91), (123, 93, 78), (92, 68, 58), (74, 56, 47),
+)
+SLEEVES: tuple[Color, ...] = (
+    (40, 52, 92), (70, 70, 74), (25, 25, 28), (150, 40, 45), (46, 100, 60), (190, 190, 196),
+    (90, 120, 170), (120, 90, 60), (200, 160, 60), (110, 60, 120),
+)
+POLISH: tuple[Color, ...] = ((180, 20, 40), (220, 90, 140), (90, 20, 90), (30, 30, 40))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One hand "model": what stays the same across all its images.
+
+    Lengths are in pixels of the 300x300 image.
+    """
+
+    palm_width: float
+    palm_length: float
+    finger_thickness: float  # as a fraction of palm_width / 4
+    finger_length: float  # as a fraction of the default lengths
+    skin: Color
+    nail: Color
+    sleeve: Color | None
+    left_handed: bool
+    light: float  # shading strength and side, in [-0.35, 0.35]
+
+
+def _in_or_out(rng: np.random.Generator, inside: bool, half_width: float, gap: float) -> float:
+    """A factor near 1: within ``1 ± half_width`` (train), or beyond it by up to ``gap`` (test)."""
+    if inside:
+        return float(1.0 + rng.uniform(-half_width, half_width))
+    side = rng.choice([-1.0, 1.0])
+    return float(1.0 + side * (half_width + rng.uniform(0.25, 1.0) * gap))
+
+
+def make_identity(seed: int, split: str, index: int) -> Identity:
+    """The hand identity ``index`` of ``split``; test identities have unfamiliar geometry."""
+    rng = np.random.default_rng([seed, 7, list(SPLITS).index(split), index])
+    train = split == "rps"
+    gap = float(os.environ.get("RPS_GAP", "1.0"))
+    size = _in_or_out(rng, train, 0.08, 0.20 * gap)
+    thick = _in_or_out(rng, train, 0.10, 0.35 * gap)
+    length = _in_or_out(rng, train, 0.10, 0.30 * gap)
+    # test identities spread evenly over the palette, so the test set spans light and dark skin
+    tone = rng.integers(len(SKIN_TONES)) if train else (index * 3 + 1) % len(SKIN_TONES)
+    skin = np.array(SKIN_TONES[tone], dtype=float)
+    skin = np.clip(skin + rng.normal(0, 6, 3), 0, 255)
+    if rng.random() < 0.25:
+        nail = np.array(POLISH[rng.integers(len(POLISH))], dtype=float)
+    else:
+        nail = skin + (255 - skin) * 0.45 + np.array([6.0, -4.0, -2.0])
+    sleeve = None if rng.random() < float(os.environ.get("RPS_BARE", "0.3")) else SLEEVES[rng.integers(len(SLEEVES))]
+    return Identity(
+        palm_width=float(os.environ.get("RPS_W", "92")) * size,
+        palm_length=float(os.environ.get("RPS_W", "92")) * 1.04 * size,
+        finger_thickness=thick,
+        finger_length=length,
+        skin=_color(skin),
+        nail=_color(nail),
+        sleeve=sleeve,
+        left_handed=bool(rng.random() < 0.5),
+        light=float(rng.uniform(-0.35, 0.35)),
+    )
+
+
+def _color(c: np.ndarray | Sequence[float]) -> Color:
+    r, g, b = (int(round(min(255.0, max(0.0, float(v))))) for v in c)
+    return (r, g, b)
+
+
+def _shade(c: Color, f: float) -> Color:
+    return _color([v * f for v in c])
+
+
+# --- shapes, in the hand's own frame: v points along the fingers, u across the palm ---------
+
+
+def capsule(a: Point, b: Point, radius: float, n: int = 10) -> list[Point]:
+    """The outline of a rounded segment from ``a`` to ``b`` (a finger), as polygon points."""
+    ax, ay = a
+    bx, by = b
+    angle = math.atan2(by - ay, bx - ax)
+    points = []
+    for k in range(n + 1):  # cap around b, then around a
+        t = angle - math.pi / 2 + math.pi * k / n
+        points.append((bx + radius * math.cos(t), by + radius * math.sin(t)))
+    for k in range(n + 1):
+        t = angle + math.pi / 2 + math.pi * k / n
+        points.append((ax + radius * math.cos(t), ay + radius * math.sin(t)))
+    return points
+
+
+def rounded_rect(u0: float, v0: float, u1: float, v1: float, r: float, n: int = 6) -> list[Point]:
+    """The outline of an axis-aligned rectangle with rounded corners (the palm)."""
+    corners = ((u1 - r, v1 - r, 0.0), (u0 + r, v1 - r, 0.5), (u0 + r, v0 + r, 1.0),
+               (u1 - r, v0 + r, 1.5))
+    points = []
+    for cu, cv, start in corners:
+        for k in range(n + 1):
+            t = math.pi * (start + 0.5 * k / n)
+            points.append((cu + r * math.cos(t), cv + r * math.sin(t)))
+    return points
+
+
+def _direction(angle_deg: float) -> Point:
+    t = math.radians(angle_deg)
+    return (math.sin(t), math.cos(t))
+
+
+@dataclass
+class Part:
+    points: list[Point]
+    fill: Color
+    outline: Color | None = None
+    width: float = 1.5
+
+
+def hand_parts(pose: str, ident: Identity, rng: np.random.Generator) -> list[Part]:
+    """The shapes of one hand in drawing order, in the hand frame (wrist at the origin)."""
+    w, length = ident.palm_width, ident.palm_length
+    thick = w / 4 * 0.92 * ident.finger_thickness
+    skin, edge = ident.skin, _shade(ident.skin, 0.68)
+    parts: list[Part] = []
+    arm_w = 0.40 * w
+    parts.append(Part([(-arm_w, 0.1 * length), (arm_w, 0.1 * length), (arm_w * 1.05, -400),
+                       (-arm_w * 1.05, -400)], skin, edge))
+    if ident.sleeve is not None:
+        start = -length * rng.uniform(0.2, 0.45)
+        sw = arm_w * 1.3
+        parts.append(Part([(-sw, start), (sw, start), (sw, -400), (-sw, -400)], ident.sleeve,
+                          _shade(ident.sleeve, 0.7)))
+    parts.append(Part(rounded_rect(-w / 2, 0, w / 2, length, 0.28 * w), skin, edge))
+
+    bases = [(-0.375 + 0.25 * k) * w for k in range(4)]  # index, middle, ring, pinky
+    lengths = [0.78, 0.88, 0.80, 0.62]
+    jitter = rng.normal(0, 2.5, 4)
+
+    def extended(k: int, angle: float) -> None:
+        base = (bases[k], 0.86 * length)
+        d = _direction(angle + jitter[k])
+        flen = lengths[k] * length * ident.finger_length * rng.uniform(0.97, 1.03)
+        tip = (base[0] + d[0] * flen, base[1] + d[1] * flen)
+        parts.append(Part(capsule(base, tip, thick / 2), skin, edge))
+        crease = (base[0] + d[0] * flen * 0.55, base[1] + d[1] * flen * 0.55)
+        nx, ny = d[1], -d[0]
+        r = thick * 0.28
+        parts.append(Part([(crease[0] - nx * r, crease[1] - ny * r),
+                           (crease[0] + nx * r, crease[1] + ny * r)], edge, None))
+        nb = (base[0] + d[0] * (flen - thick * 0.55), base[1] + d[1] * (flen - thick * 0.55))
+        parts.append(Part(capsule(nb, (nb[0] + d[0] * thick * 0.3, nb[1] + d[1] * thick * 0.3),
+                                  thick * 0.3), ident.nail, _shade(ident.nail, 0.8), 1.0))
+
+    def folded(k: int) -> None:
+        top = (bases[k], length * (1.02 if k in (1, 2) else 0.98))
+        bottom = (bases[k] + 0.02 * w, length * 0.58)
+        parts.append(Part(capsule(bottom, top, thick * 0.55), skin, edge))
+
+    def thumb_out(angle: float) -> None:
+        base = (-0.42 * w, 0.32 * length)
+        d = _direction(-angle)
+        tlen = 0.62 * length * ident.finger_length
+        tip = (base[0] + d[0] * tlen, base[1] + d[1] * tlen)
+        parts.append(Part(capsule(base, tip, thick * 0.58), skin, edge))
+        nb = (base[0] + d[0] * (tlen - thick * 0.6), base[1] + d[1] * (tlen - thick * 0.6))
+        parts.append(Part(capsule(nb, (nb[0] + d[0] * thick * 0.3, nb[1] + d[1] * thick * 0.3),
+                                  thick * 0.32), ident.nail, _shade(ident.nail, 0.8), 1.0))
+
+    def thumb_across(reach: float, height: float) -> None:
+        base = (-0.5 * w, 0.30 * length)
+        tip = (reach * w, height * length)
+        parts.append(Part(capsule(base, tip, thick * 0.6), skin, edge))
+
+    if pose == "paper":
+        for k, angle in enumerate((-13.0, -4.0, 5.0, 15.0)):
+            extended(k, angle * rng.uniform(0.8, 1.25))
+        thumb_out(rng.uniform(45, 62))
+    elif pose == "rock":
+        for k in range(4):
+            folded(k)
+        thumb_across(rng.uniform(0.0, 0.15), rng.uniform(0.55, 0.62))
+    elif pose == "scissors":
+        for k in (2, 3):
+            folded(k)
+        spread = rng.uniform(9.0, 14.0)
+        extended(0, -spread)
+        extended(1, spread * 0.6)
+        thumb_across(rng.uniform(0.2, 0.32), rng.uniform(0.56, 0.64))
+    else:
+        raise ValueError(f"unknown pose {pose!r}: expected one of {CLASSES}")
+    return parts
+
+
+def render(pose: str, ident: Identity, rng: np.random.Generator) -> Image.Image:
+    """One 300x300 RGBA image of ``ident`` showing ``pose``, posed at random by ``rng``."""
+    s = SUPERSAMPLE
+    size = IMAGE_SIZE * s
+    parts = hand_parts(pose, ident, rng)
+    angle = math.radians(rng.uniform(-15, 15))
+    scale = rng.uniform(0.95, 1.05) * s
+    # the wrist sits right of centre; the fingers point left, the arm leaves by the right edge
+    cx = (IMAGE_SIZE * float(os.environ.get("RPS_CX", "0.70")) + rng.uniform(-15, 15)) * s
+    cy = (IMAGE_SIZE * 0.5 + rng.uniform(-15, 15)) * s
+    # hand frame -> image: v (fingers) maps to (-cos, -sin), u to (-sin, cos) (mirrored if left)
+    vx, vy = -math.cos(angle), -math.sin(angle)
+    mirror = -1.0 if ident.left_handed else 1.0
+    ux, uy = -math.sin(angle) * mirror, math.cos(angle) * mirror
+
+    def to_image(p: Point) -> Point:
+        u, v = p
+        return (cx + scale * (u * ux + v * vx), cy + scale * (u * uy + v * vy))
+
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    mask = Image.new("L", (size, size), 0)
+    draw, draw_mask = ImageDraw.Draw(img), ImageDraw.Draw(mask)
+    for part in parts:
+        pts = [to_image(p) for p in part.points]
+        if len(pts) == 2:  # a crease line
+            draw.line(pts, fill=part.fill, width=max(1, round(1.2 * s)))
+            continue
+        draw.polygon(pts, fill=part.fill, outline=part.outline, width=round(part.width * s))
+        draw_mask.polygon(pts, fill=255)
+
+    # soft light from one side of the hand: darken across u (computed at the final size)
+    img, mask = img.reduce(s), mask.reduce(s)
+    pixels = np.asarray(img, dtype=np.float32)
+    alpha = np.asarray(mask, dtype=np.float32) / 255.0
+    ys, xs = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32) * s
+    u = ((xs - cx) * ux + (ys - cy) * uy) / (scale * ident.palm_width)
+    shade = 1.0 - ident.light * np.clip(u, -1.0, 1.0) - 0.08 * np.clip(np.abs(u), 0, 1)
+    factor = 1.0 + alpha * (shade - 1.0)
+    pixels = np.clip(pixels * factor[..., None], 0, 255).astype(np.uint8)
+    out = Image.fromarray(pixels, "RGB")
+    out.putalpha(255)
+    return out
+
+
+# --- the dataset on disk ---------------------------------------------------------------------
+
+
+def _task_list(seed: int) -> list[tuple[int, str, str, int, str]]:
+    tasks = []
+    for split, per_class in SPLITS.items():
+        n_id = N_IDENTITIES[split]
+        for pose in CLASSES:
+            for k in range(per_class):
+                prefix = "test" if split != "rps" else ""
+                ident = k % n_id
+                name = f"{prefix}{pose}{ident + 1:02d}-{k // n_id:03d}.png"
+                tasks.append((seed, split, pose, k, name))
+    return tasks
+
+
+def render_indexed(seed: int, split: str, pose: str, k: int) -> Image.Image:
+    """Image ``k`` of class ``pose`` in ``split``: its own generator, so any order gives it."""
+    ident = make_identity(seed, split, k % N_IDENTITIES[split])
+    rng = np.random.default_rng([seed, list(SPLITS).index(split), CLASSES.index(pose), k])
+    return render(pose, ident, rng)
+
+
+def _write_one(job: tuple[Path, tuple[int, str, str, int, str]]) -> None:
+    out, (seed, split, pose, k, name) = job
+    render_indexed(seed, split, pose, k).save(out / split / pose / name, compress_level=1)
+
+
+def is_generated(root: Path | str) -> bool:
+    """Whether ``root`` holds a complete generated stand-in (its marker is written last)."""
+    root = Path(root)
+    try:
+        marker = json.loads((root / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return marker.get("source") == "synthetic" and all((root / s).is_dir() for s in SPLITS)
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``root`` (so two runs never generate into it at once)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except ImportError:  # Windows: no advisory lock; the temporary folder still protects
+            pass
+        yield
+
+
+def _pool_context() -> mp.context.BaseContext:
+    """``fork`` where there is one (fast, and scripts need no ``__main__`` guard), else spawn.
+
+    The workers only draw with PIL and numpy: they never touch torch, so forking a process
+    that has imported torch is safe here.
+    """
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
+                 progress_bar: bool | None = None) -> tuple[Path, Path]:
+    """Draw the stand-in dataset into ``root/rps`` and ``root/rps-test-set``.
+
+    Returns the train and test folders.  Does nothing if a complete set is already there.
+    The images are drawn into a temporary folder and moved into place when all are written,
+    then a marker file is written: an interrupted run leaves nothing that counts as done.
+
+    Args:
+        root: the folder that receives ``rps/`` and ``rps-test-set/``.
+        seed: the same seed gives byte-identical files.
+        workers: processes to draw with (default: the number of CPUs, at most 4).
+        progress_bar: ``False`` hides the bar.
+
+    Introduced in chapter 1.
+    """
+    root = Path(root)
+    with _locked(root):
+        if is_generated(root):
+            return root / "rps", root / "rps-test-set"
+        for stale in root.glob(".generating-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".generating-", dir=root))
+        try:
+            for split in SPLITS:
+                for pose in CLASSES:
+                    (tmp / split / pose).mkdir(parents=True)
+            jobs = [(tmp, task) for task in _task_list(seed)]
+            n = workers if workers is not None else min(4, os.cpu_count() or 1)
+            bar = progress(total=len(jobs), desc="drawing the stand-in", unit="img",
+                           disable=None if progress_bar is None else not progress_bar)
+            with bar:
+                if n <= 1:
+                    for job in jobs:
+                        _write_one(job)
+                        bar.update()
+                else:
+                    with _pool_context().Pool(n) as pool:
+                        for _ in pool.imap_unordered(_write_one, jobs, chunksize=16):
+                            bar.update()
+            for split in SPLITS:
+                if (root / split).exists():  # an unfinished earlier attempt
+                    shutil.rmtree(root / split)
+                os.replace(tmp / split, root / split)
+            marker = {"source": "synthetic", "seed": seed, "version": GENERATOR_VERSION}
+            (root / MARKER).write_text(json.dumps(marker))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root / "rps", root / "rps-test-set"

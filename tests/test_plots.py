@@ -1,0 +1,47 @@
+"""The figures: they return a Figure with the expected axes and leave matplotlib's style alone."""
+
+from collections.abc import Iterator
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from rpslib.plots import plot_filters, plot_losses
+
+
+@pytest.fixture(autouse=True)
+def close_figures_and_check_style() -> Iterator[None]:
+    rc = dict(matplotlib.rcParams)
+    yield
+    plt.close("all")
+    assert dict(matplotlib.rcParams) == rc
+
+
+def test_plot_losses_new_figure() -> None:
+    fig = plot_losses([1.0, 0.5, 0.25], [1.2, 0.7, 0.4])
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and ax.get_yscale() == "log"
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+
+
+def test_plot_losses_into_given_axes_and_without_validation() -> None:
+    fig, axs = plt.subplots(1, 2)
+    assert plot_losses([1.0, 0.5], ax=axs[1]) is fig
+    assert len(axs[1].lines) == 1 and len(axs[0].lines) == 0
+
+
+def test_plot_filters_grid() -> None:
+    weights = torch.randn(2, 3, 3, 3, requires_grad=True)  # like CNN2(2).conv1.weight
+    fig = plot_filters(weights, title="conv1")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2 * 3
+    assert fig.axes[0].get_title() == "Channel #0"
+    assert len(plot_filters(np.zeros((1, 1, 3, 3))).axes) == 1
+
+
+def test_plot_filters_needs_4d_weights() -> None:
+    with pytest.raises(ValueError, match="n_filters, n_channels"):
+        plot_filters(torch.zeros(50, 125))

@@ -1,0 +1,376 @@
+"""Architecture against plain PyTorch, on tiny random data (64 images of 3x28x28)."""
+
+import importlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import rpslib.models
+import rpslib.plots
+import rpslib.trainer
+from rpslib.models import CNN2
+from rpslib.trainer import Architecture
+
+
+@pytest.fixture(autouse=True)
+def close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+def learnable_data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images whose label is their brightest channel: CNN2 learns this in a few epochs."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = 0.5 * torch.rand(n, 3, 28, 28, generator=g)
+    x[torch.arange(n), y] += 0.5
+    return x, y
+
+
+def varied_images(n: int = 64) -> torch.Tensor:
+    """Images whose brightness differs from image to image and channel to channel."""
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(n, 3, 28, 28, generator=g) * torch.rand(n, 3, 1, 1, generator=g)
+
+
+def make_arch(init_seed: int = 0, p: float = 0.3, lr: float = 1e-2, val: bool = True,
+              generator: torch.Generator | None = None) -> Architecture:
+    """A CNN2 with Adam on the CPU, loaders set (shuffled training loader)."""
+    torch.manual_seed(init_seed)
+    model = CNN2(n_feature=5, p=p)
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=lr))
+    arch.to("cpu")
+    x, y = learnable_data()
+    train_loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True,
+                              generator=generator)
+    val_loader = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=16) if val else None
+    arch.set_loaders(train_loader, val_loader)
+    return arch
+
+
+# ------------------------------------------------------------------------------ training
+
+
+def test_train_equals_a_plain_pytorch_loop() -> None:
+    arch = make_arch(init_seed=0)
+    arch.train(3, seed=5, progress=False)
+
+    torch.manual_seed(0)
+    model = CNN2(n_feature=5, p=0.3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x, y = learnable_data()
+    train_loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    val_loader = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=16)
+    torch.manual_seed(5)
+    losses, val_losses = [], []
+    for _ in range(3):
+        model.train()
+        batch_losses = []
+        for xb, yb in train_loader:
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            batch_losses.append(loss.item())
+        losses.append(np.mean(batch_losses))
+        model.eval()
+        with torch.no_grad():
+            val_losses.append(np.mean([F.cross_entropy(model(xb), yb).item()
+                                       for xb, yb in val_loader]))
+    assert arch.losses == pytest.approx(losses, rel=1e-5)
+    assert arch.val_losses == pytest.approx(val_losses, rel=1e-5)
+    assert arch.total_epochs == 3
+    assert arch.model.training  # validation gave back train mode
+
+
+def test_same_seed_same_losses_other_seed_other_losses() -> None:
+    first, second, other = make_arch(), make_arch(), make_arch()
+    first.train(2, seed=7, progress=False)
+    second.train(2, seed=7, progress=False)
+    other.train(2, seed=8, progress=False)
+    assert first.losses == second.losses
+    assert first.val_losses == second.val_losses
+    assert first.losses != other.losses
+
+
+def test_set_seed_seeds_the_loaders_own_generator() -> None:
+    generator = torch.Generator().manual_seed(123)
+    first, second = make_arch(generator=generator), make_arch(generator=generator)
+    first.train(1, seed=7, progress=False)  # advances the shared generator
+    second.train(1, seed=7, progress=False)
+    assert first.losses == second.losses
+
+
+def test_losses_decrease_on_a_learnable_problem() -> None:
+    arch = make_arch(p=0.0)
+    arch.train(6, seed=1, progress=False)
+    assert arch.losses[-1] < 0.5 * arch.losses[0]
+    assert arch.val_losses[-1] < 0.5 * arch.val_losses[0]
+
+
+def test_train_without_validation_loader() -> None:
+    arch = make_arch(val=False)
+    arch.train(2, progress=False)
+    arch.train(1, progress=False)
+    assert len(arch.losses) == 3 and arch.val_losses == [] and arch.total_epochs == 3
+    assert len(arch.plot_losses().axes) == 1
+
+
+def test_train_needs_loaders() -> None:
+    model = CNN2(n_feature=2)
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters()))
+    with pytest.raises(ValueError, match="set_loaders"):
+        arch.train(1)
+
+
+def test_train_sets_and_restores_cpu_threads() -> None:
+    arch = make_arch()
+    seen: list[int] = []
+
+    def loss_fn(yhat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return F.cross_entropy(yhat, y)
+
+    arch.loss_fn = loss_fn
+    x, y = learnable_data(4)
+    arch.set_loaders(DataLoader(TensorDataset(x, y), batch_size=4))  # one small batch
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        arch.train(1, progress=False)  # num_threads=1 by default
+        assert set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        arch.train(1, progress=False, num_threads=None)
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_train_leaves_cudnn_flags_alone() -> None:
+    flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        # Not what the slides' set_seed sets (deterministic=True, benchmark=False)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+        make_arch().train(1, progress=False)
+        assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
+
+
+def test_progress_bar_shows_the_losses(capsys: pytest.CaptureFixture[str]) -> None:
+    make_arch().train(2, progress=True)
+    out = capsys.readouterr().out
+    assert "Epochs" in out and "loss=" in out and "val_loss=" in out
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def test_correct_counts_builds_no_graph_and_keeps_the_mode() -> None:
+    arch = make_arch(p=0.5)
+    model = arch.model
+    assert isinstance(model, CNN2)
+    x, y = learnable_data()
+    requires_grad: list[bool] = []
+    arch.model.register_forward_hook(lambda m, i, out: requires_grad.append(out.requires_grad))
+
+    arch.model.train()
+    result = arch.correct(x, y)
+    assert requires_grad == [False]
+    assert not result.requires_grad and result.grad_fn is None
+    assert model.training and model.drop.training
+
+    arch.model.eval()
+    again = arch.correct(x, y)
+    assert not model.training and not model.drop.training
+    torch.testing.assert_close(again, result)  # dropout was off both times
+
+    with torch.no_grad():
+        predicted = arch.model(x).argmax(dim=1)
+    expected = torch.tensor([[((predicted == c) & (y == c)).sum().item(), (y == c).sum().item()]
+                             for c in range(3)])
+    assert result.shape == (3, 2) and torch.equal(result, expected)
+
+
+@pytest.mark.parametrize("sigmoid", [False, True])
+def test_correct_binary(sigmoid: bool) -> None:
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Linear(4, 1)] + ([nn.Sigmoid()] if sigmoid else [])
+    model = nn.Sequential(*layers)
+    arch = Architecture(model, nn.BCEWithLogitsLoss(), torch.optim.SGD(model.parameters()))
+    arch.to("cpu")
+    x, y = torch.randn(50, 4), torch.randint(0, 2, (50, 1)).float()
+    with torch.no_grad():
+        probabilities = model(x) if sigmoid else torch.sigmoid(model(x))
+    predicted = (probabilities > 0.3).long().view(-1)
+    labels = y.view(-1).long()
+    expected = torch.tensor([[((predicted == c) & (labels == c)).sum().item(),
+                              (labels == c).sum().item()] for c in range(2)])
+    assert torch.equal(arch.correct(x, y, threshold=0.3), expected)
+
+
+def test_loader_apply_correct_sums_over_batches() -> None:
+    arch = make_arch()
+    x, y = learnable_data()
+    loader = DataLoader(TensorDataset(x, y), batch_size=20)  # uneven last batch
+    torch.testing.assert_close(Architecture.loader_apply(loader, arch.correct),
+                               arch.correct(x, y))
+
+
+def test_predict_returns_numpy_in_eval_mode_and_keeps_the_mode() -> None:
+    arch = make_arch(p=0.5)
+    x, _ = learnable_data(8)
+    arch.model.train()
+    yhat = arch.predict(x.numpy())
+    assert isinstance(yhat, np.ndarray) and yhat.shape == (8, 3)
+    assert arch.model.training
+    arch.model.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(yhat, arch.model(x).numpy(), rtol=1e-6)
+
+
+def test_count_parameters_counts_trainable_ones() -> None:
+    arch = make_arch()
+    assert arch.count_parameters() == 6823
+    arch.model.conv1.requires_grad_(False)
+    assert arch.count_parameters() == 6823 - (5 * 3 * 3 * 3 + 5)
+
+
+# --------------------------------------------------------------------- data set statistics
+
+
+def test_loader_apply_statistics_per_channel_equals_plain_torch() -> None:
+    x = varied_images()
+    loader = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=20)
+    result = Architecture.loader_apply(loader, Architecture.statistics_per_channel)
+    flat = x.reshape(64, 3, -1)
+    expected = torch.stack([torch.full((3,), 64.0), flat.mean(dim=2).sum(dim=0),
+                            flat.std(dim=2).sum(dim=0)])
+    torch.testing.assert_close(result, expected)
+
+
+def test_loader_apply_mean_and_bad_reduction() -> None:
+    x = varied_images()
+    loader = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=16)
+    result = Architecture.loader_apply(loader, lambda xb, yb: xb.sum(dim=(0, 2, 3)), "mean")
+    torch.testing.assert_close(result, x.sum(dim=(0, 2, 3)) / 4)
+    with pytest.raises(ValueError, match="reduction"):
+        Architecture.loader_apply(loader, Architecture.statistics_per_channel, "max")
+
+
+def test_make_normalizer_slides_and_pooled() -> None:
+    x = varied_images()
+    loader = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=20)
+    slides = Architecture.make_normalizer(loader)
+    pooled = Architecture.make_normalizer(loader, pooled=True)
+    per_image = x.reshape(64, 3, -1)
+    per_channel = x.transpose(0, 1).reshape(3, -1)
+    # The slides: mean of per-image means and of per-image (unbiased) stds
+    torch.testing.assert_close(slides.mean, per_image.mean(dim=2).mean(dim=0))
+    torch.testing.assert_close(slides.std, per_image.std(dim=2).mean(dim=0))
+    # Pooled: the population std of all pixels of a channel
+    torch.testing.assert_close(pooled.mean, per_channel.mean(dim=1))
+    torch.testing.assert_close(pooled.std, per_channel.std(dim=1, correction=0),
+                               rtol=1e-5, atol=1e-6)
+    # The average of per-image stds misses the spread between images
+    assert (pooled.std > 1.2 * slides.std).all()
+
+
+def test_pooled_std_is_the_population_std_of_all_pixels() -> None:
+    # Tiny 2x2 images: few pixels, so dividing by n or by n - 1 makes a visible difference
+    x = varied_images(5)[:, :, :2, :2]
+    loader = DataLoader(TensorDataset(x, torch.zeros(5)), batch_size=2)
+    moments = Architecture.loader_apply(loader, Architecture.moments_per_channel)
+    per_channel = x.transpose(0, 1).reshape(3, -1).double()
+    torch.testing.assert_close(moments, torch.stack([torch.full((3,), 20.0, dtype=torch.float64),
+                                                     per_channel.sum(dim=1),
+                                                     (per_channel**2).sum(dim=1)]))
+    pooled = Architecture.make_normalizer(loader, pooled=True)
+    torch.testing.assert_close(pooled.std, per_channel.std(dim=1, correction=0).float())
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_round_trip_resumes_identically(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pth"
+    saved = make_arch(init_seed=0)
+    saved.train(2, seed=1, progress=False)
+    saved.save_checkpoint(path)
+
+    fresh = make_arch(init_seed=99)
+    fresh.model.eval()
+    fresh.load_checkpoint(path)
+    assert fresh.model.training
+    assert fresh.total_epochs == 2
+    assert fresh.losses == saved.losses and fresh.val_losses == saved.val_losses
+    for name, tensor in saved.model.state_dict().items():
+        assert torch.equal(fresh.model.state_dict()[name], tensor), name
+    for p_saved, p_fresh in zip(saved.model.parameters(), fresh.model.parameters(),
+                                strict=True):
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(saved.optimizer.state[p_saved][key],
+                               fresh.optimizer.state[p_fresh][key])
+
+    saved.train(1, seed=3, progress=False)
+    fresh.train(1, seed=3, progress=False)
+    assert fresh.losses == saved.losses and fresh.total_epochs == 3
+
+
+# -------------------------------------------------------------------------- plots, import
+
+
+def test_visualize_filters_and_plot_losses() -> None:
+    model = CNN2(n_feature=2)  # few filters: few axes to draw
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters()))
+    arch.losses, arch.val_losses = [1.0, 0.5], [1.1, 0.6]
+    assert len(arch.visualize_filters("conv1").axes) == 2 * 3
+    assert len(arch.visualize_filters("conv2", cmap="viridis").axes) == 2 * 2
+    assert len(arch.plot_losses().axes[0].lines) == 2
+    with pytest.raises(ValueError, match="conv1"):
+        arch.visualize_filters("conv3")
+    with pytest.raises(ValueError, match="Conv2d"):
+        arch.visualize_filters("fc1")
+
+
+def test_importing_changes_no_global_state() -> None:
+    torch_state, py_state = torch.get_rng_state(), random.getstate()
+    np_state = np.random.get_state(legacy=False)  # noqa: NPY002 (the legacy global RNG)
+    threads = torch.get_num_threads()
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # so that a style set at the first import shows up too
+        rc = dict(matplotlib.rcParams)
+        for module in (rpslib.models, rpslib.plots, rpslib.trainer):
+            importlib.reload(module)
+        assert dict(matplotlib.rcParams) == rc
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    new_np_state = np.random.get_state(legacy=False)  # noqa: NPY002
+    assert np.array_equal(new_np_state["state"]["key"], np_state["state"]["key"])
+    assert new_np_state["state"]["pos"] == np_state["state"]["pos"]
+    assert random.getstate() == py_state
+    assert torch.get_num_threads() == threads
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_on_the_gpu(tmp_path: Path) -> None:
+    arch = make_arch()
+    arch.to("cuda")
+    arch.train(2, progress=False)
+    x, y = learnable_data()
+    assert arch.correct(x, y).device.type == "cpu"
+    assert arch.predict(x).shape == (64, 3)
+    arch.save_checkpoint(tmp_path / "gpu.pth")
+    fresh = make_arch(init_seed=5)
+    fresh.to("cuda")
+    fresh.load_checkpoint(tmp_path / "gpu.pth")
+    assert fresh.losses == arch.losses
