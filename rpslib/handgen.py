@@ -27,7 +27,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +44,7 @@ SUPERSAMPLE = 2
 MARKER = ".rps-complete.json"
 GENERATOR_VERSION = 1
 
-N_IDENTITIES = {"rps": 24, "rps-test-set": 4}
+N_IDENTITIES = {"rps": int(os.environ.get("RPS_NID", "24")), "rps-test-set": 4}
 
 Color = tuple[int, int, int]
 Point = tuple[float, float]
@@ -81,7 +81,8 @@ class Identity:
 def _in_or_out(rng: np.random.Generator, inside: bool, half_width: float, gap: float) -> float:
     """A factor near 1: within ``1 ± half_width`` (train), or beyond it by up to ``gap`` (test)."""
     if inside:
-        return float(1.0 + rng.uniform(-half_width, half_width))
+        hw = half_width * float(os.environ.get("RPS_HW", "1.0"))
+        return float(1.0 + rng.uniform(-hw, hw))
     side = rng.choice([-1.0, 1.0])
     return float(1.0 + side * (half_width + rng.uniform(0.25, 1.0) * gap))
 
@@ -290,9 +291,9 @@ def render(pose: str, ident: Identity, rng: np.random.Generator) -> Image.Image:
 # --- the dataset on disk ---------------------------------------------------------------------
 
 
-def _task_list(seed: int) -> list[tuple[int, str, str, int, str]]:
+def _task_list(seed: int, counts: Mapping[str, int]) -> list[tuple[int, str, str, int, str]]:
     tasks = []
-    for split, per_class in SPLITS.items():
+    for split, per_class in counts.items():
         n_id = N_IDENTITIES[split]
         for pose in CLASSES:
             for k in range(per_class):
@@ -315,14 +316,24 @@ def _write_one(job: tuple[Path, tuple[int, str, str, int, str]]) -> None:
     render_indexed(seed, split, pose, k).save(out / split / pose / name, compress_level=1)
 
 
-def is_generated(root: Path | str) -> bool:
-    """Whether ``root`` holds a complete generated stand-in (its marker is written last)."""
+def _marker(seed: int, counts: Mapping[str, int]) -> dict[str, object]:
+    return {"source": "synthetic", "seed": seed, "version": GENERATOR_VERSION,
+            "counts": dict(counts)}
+
+
+def is_generated(root: Path | str, seed: int = 0, counts: Mapping[str, int] | None = None) -> bool:
+    """Whether ``root`` holds a complete stand-in drawn by this version with these settings.
+
+    The marker file is written last, so a half-written set never counts as done; a set drawn
+    by an older generator, another seed or other counts does not count either.
+    """
     root = Path(root)
     try:
         marker = json.loads((root / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("source") == "synthetic" and all((root / s).is_dir() for s in SPLITS)
+    expected = _marker(seed, SPLITS if counts is None else counts)
+    return marker == expected and all((root / s).is_dir() for s in SPLITS)
 
 
 @contextmanager
@@ -350,7 +361,8 @@ def _pool_context() -> mp.context.BaseContext:
 
 
 def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
-                 progress_bar: bool | None = None) -> tuple[Path, Path]:
+                 progress_bar: bool | None = None,
+                 counts: Mapping[str, int] | None = None) -> tuple[Path, Path]:
     """Draw the stand-in dataset into ``root/rps`` and ``root/rps-test-set``.
 
     Returns the train and test folders.  Does nothing if a complete set is already there.
@@ -362,12 +374,17 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
         seed: the same seed gives byte-identical files.
         workers: processes to draw with (default: the number of CPUs, at most 4).
         progress_bar: ``False`` hides the bar.
+        counts: images per class of each split, e.g. ``{"rps": 10, "rps-test-set": 4}`` for a
+            quick preview (default: the real set's 840 and 124).
 
     Introduced in chapter 1.
     """
     root = Path(root)
     with _locked(root):
-        if is_generated(root):
+        counts = dict(SPLITS if counts is None else counts)
+        if set(counts) != set(SPLITS):
+            raise ValueError(f"counts needs one entry per split {list(SPLITS)}, got {counts}")
+        if is_generated(root, seed, counts):
             return root / "rps", root / "rps-test-set"
         for stale in root.glob(".generating-*"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -376,7 +393,7 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
             for split in SPLITS:
                 for pose in CLASSES:
                     (tmp / split / pose).mkdir(parents=True)
-            jobs = [(tmp, task) for task in _task_list(seed)]
+            jobs = [(tmp, task) for task in _task_list(seed, counts)]
             n = workers if workers is not None else min(4, os.cpu_count() or 1)
             bar = progress(total=len(jobs), desc="drawing the stand-in", unit="img",
                            disable=None if progress_bar is None else not progress_bar)
@@ -389,12 +406,12 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
                     with _pool_context().Pool(n) as pool:
                         for _ in pool.imap_unordered(_write_one, jobs, chunksize=16):
                             bar.update()
+            (root / MARKER).unlink(missing_ok=True)
             for split in SPLITS:
-                if (root / split).exists():  # an unfinished earlier attempt
+                if (root / split).exists():  # an older or unfinished set
                     shutil.rmtree(root / split)
                 os.replace(tmp / split, root / split)
-            marker = {"source": "synthetic", "seed": seed, "version": GENERATOR_VERSION}
-            (root / MARKER).write_text(json.dumps(marker))
+            (root / MARKER).write_text(json.dumps(_marker(seed, counts)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return root / "rps", root / "rps-test-set"

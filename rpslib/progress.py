@@ -33,7 +33,8 @@ def progress(iterable: Iterable[T] | None = None, *, disable: bool | None = None
     """A text ``tqdm`` bar on stdout (never a widget).
 
     Args:
-        iterable: what to wrap, as with ``tqdm``; ``None`` for a manual bar (``total=``, ``update``).
+        iterable: what to wrap, as with ``tqdm``; ``None`` for a manual bar
+            (``total=``, ``update``).
         disable: ``True`` hides the bar; ``None`` follows ``RPSLIB_PROGRESS``.
         **kwargs: passed to ``tqdm`` (``total``, ``desc``, ``unit``, ...).
     """

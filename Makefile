@@ -1,0 +1,38 @@
+# The course's two commands (see README.md):
+#   make book   sets everything up and builds the website
+#   make test   sets everything up and runs every test (this is what CI runs: .ci/run)
+# Both work on a fresh clone: the first run makes .venv from requirements.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup book test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check rpslib tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --all -W --keep-going
+	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)"
+
+bench: $(STAMP)
+	$(BIN)/python -m rpslib.bench
+
+clean:
+	rm -rf _build .pytest_cache .mypy_cache .ruff_cache

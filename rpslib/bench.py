@@ -1,0 +1,154 @@
+"""Benchmark: ``python -m rpslib.bench`` prints the figures the course's speed choices rest on.
+
+1. drawing the stand-in (2,892 images);
+2. loading the images: the first load (decoding every PNG) and the cached load;
+3. one CNN2 epoch over (a) ``ImageFolder`` decoding every epoch, as in the slides, and (b) the
+   cached tensors, and the ratio (goal: at least 10x);
+4. ``Architecture.train`` against a plain PyTorch loop on the same tensors (goal: within 10 %);
+5. a cached epoch with torch's default thread count and with one thread, on an idle machine
+   and while another process keeps a core busy.
+
+Timings are medians of several runs.  Nothing here is a unit test: wall-clock time depends on
+the machine.  Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import transforms
+
+from rpslib.data import ImageFolder, get_rps, load_tensors
+from rpslib.handgen import generate_rps
+from rpslib.models import CNN2
+from rpslib.runtime import torch_threads
+from rpslib.trainer import Architecture
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """The median wall-clock seconds of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fresh_model(seed: int = 13) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(seed)
+    model = CNN2(n_feature=5, p=0.3)
+    return model, torch.optim.Adam(model.parameters(), lr=3e-4)
+
+
+def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
+                loader: DataLoader[tuple[torch.Tensor, ...]]) -> None:
+    """The textbook training loop, as the oracle for the trainer's overhead."""
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for x, y in loader:
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+@contextmanager
+def busy_core() -> Iterator[None]:
+    """Keep one core busy with another process, as a second kernel or a test would."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-generate", action="store_true",
+                        help="use get_rps()'s images instead of drawing a fresh stand-in")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    r = args.repeats
+    print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, CPU only")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.skip_generate:
+            train_dir, _, source = get_rps()
+        else:
+            start = time.perf_counter()
+            train_dir, _ = generate_rps(tmp, progress_bar=False)
+            source = "synthetic"
+            print(f"1. drawing the stand-in (2,892 images): {time.perf_counter() - start:.1f} s")
+        print(f"   images: {source}, {train_dir}")
+
+        start = time.perf_counter()
+        train = load_tensors(train_dir, cache=True, progress_bar=False) if args.skip_generate \
+            else load_tensors(train_dir, progress_bar=False)
+        first = time.perf_counter() - start
+        cached = median_time(lambda: load_tensors(train_dir, progress_bar=False), r)
+        print(f"2. load_tensors, training split: first load {first:.2f} s "
+              f"(from the cache if it existed), cached load {cached:.2f} s")
+
+        x, y = train.tensors
+        mean, std = x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
+        normalize = transforms.Normalize(mean, std)
+        folder = ImageFolder(train_dir, transform=transforms.Compose(
+            [transforms.Resize(28), transforms.ToTensor(), normalize]))
+        folder_loader = DataLoader(folder, batch_size=16, shuffle=True)
+        tensors = TensorDataset(normalize(x), y)
+        tensor_loader = DataLoader(tensors, batch_size=16, shuffle=True)
+
+        with torch_threads(1):
+            model, opt = fresh_model()
+            t_folder = median_time(lambda: plain_epoch(model, opt, folder_loader), 3)
+            t_tensor = median_time(lambda: plain_epoch(model, opt, tensor_loader), r)
+        print(f"3. one CNN2 epoch (1 thread): (a) ImageFolder decoding every epoch {t_folder:.2f} s,"
+              f" (b) cached tensors {t_tensor:.2f} s: {t_folder / t_tensor:.1f}x faster")
+
+        model, opt = fresh_model()
+        arch = Architecture(model, nn.CrossEntropyLoss(), opt)
+        arch.to("cpu")
+        arch.set_loaders(tensor_loader)
+        plain_model, plain_opt = fresh_model()
+        trainer_times, plain_times = [], []
+        for _ in range(r):  # alternate, so both see the same machine
+            trainer_times.append(median_time(lambda: arch.train(1, progress=False), 1))
+            with torch_threads(1):
+                plain_times.append(median_time(
+                    lambda: plain_epoch(plain_model, plain_opt, tensor_loader), 1))
+        t_arch, t_plain = statistics.median(trainer_times), statistics.median(plain_times)
+        print(f"4. Architecture.train {t_arch:.3f} s/epoch, plain loop {t_plain:.3f} s/epoch: "
+              f"ratio {t_arch / t_plain:.3f}")
+
+        n_default = torch.get_num_threads()
+        row = {}
+        for label, threads in ((f"default ({n_default})", None), ("1 thread", 1)):
+            model, opt = fresh_model()
+            with torch_threads(threads):
+                idle = median_time(lambda: plain_epoch(model, opt, tensor_loader), r)
+                with busy_core():
+                    busy = median_time(lambda: plain_epoch(model, opt, tensor_loader),
+                                       1 if threads is None else r)
+            row[label] = (idle, busy)
+        print("5. cached epoch, idle / one core busy:")
+        for label, (idle, busy) in row.items():
+            print(f"   {label:>12}: {idle:.2f} s / {busy:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The generated stand-in: layout, format, determinism, and never a half set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rpslib import handgen
+from rpslib.handgen import CLASSES, MARKER, generate_rps, is_generated
+from tests.conftest import TINY
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.png"))}
+
+
+def test_layout_counts_and_format(tiny_rps: tuple[Path, Path]) -> None:
+    train, test = tiny_rps
+    assert train.name == "rps" and test.name == "rps-test-set"
+    for folder, per_class in ((train, TINY["rps"]), (test, TINY["rps-test-set"])):
+        assert sorted(p.name for p in folder.iterdir()) == list(CLASSES)
+        for pose in CLASSES:
+            files = sorted((folder / pose).glob("*.png"))
+            assert len(files) == per_class
+            for f in files:
+                with Image.open(f) as img:
+                    assert img.format == "PNG" and img.mode == "RGBA"
+                    assert img.size == (300, 300)
+                    rgba = np.asarray(img)
+                assert (rgba[..., 3] == 255).all(), "the background must be opaque"
+                # white background in the top-left corner, a hand touching the right edge
+                assert (rgba[:5, :5, :3] == 255).all()
+                assert (rgba[:, -1, :3] < 250).any(axis=1).sum() > 10
+
+
+def test_test_identities_are_not_training_identities() -> None:
+    train = {handgen.make_identity(0, "rps", i) for i in range(handgen.N_IDENTITIES["rps"])}
+    test = {handgen.make_identity(0, "rps-test-set", i) for i in range(4)}
+    assert not train & test
+    # the test hands' geometry lies outside the training range
+    lo = min(i.finger_thickness for i in train)
+    hi = max(i.finger_thickness for i in train)
+    assert all(not lo <= i.finger_thickness <= hi for i in test)
+
+
+def test_same_seed_same_bytes_whatever_the_workers(tmp_path: Path) -> None:
+    one = generate_rps(tmp_path / "a", seed=3, workers=1, counts=TINY)[0].parent
+    two = generate_rps(tmp_path / "b", seed=3, workers=2, counts=TINY)[0].parent
+    other = generate_rps(tmp_path / "c", seed=4, workers=1, counts=TINY)[0].parent
+    assert digests(one) == digests(two)
+    assert digests(one) != digests(other)
+
+
+def test_an_interrupted_run_leaves_nothing_that_counts(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real_write = handgen._write_one
+
+    def crash_after_a_few(job: tuple[Path, tuple[int, str, str, int, str]]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 5:
+            raise KeyboardInterrupt
+        real_write(job)
+
+    monkeypatch.setattr(handgen, "_write_one", crash_after_a_few)
+    with pytest.raises(KeyboardInterrupt):
+        generate_rps(tmp_path, workers=1, counts=TINY)
+    assert not is_generated(tmp_path, counts=TINY)
+    assert not (tmp_path / "rps").exists() and not list(tmp_path.glob(".generating-*"))
+
+    monkeypatch.setattr(handgen, "_write_one", real_write)
+    generate_rps(tmp_path, workers=1, counts=TINY)
+    assert is_generated(tmp_path, counts=TINY)
+
+
+def test_a_complete_set_is_reused_and_a_different_one_replaced(tmp_path: Path) -> None:
+    train, _ = generate_rps(tmp_path, workers=1, counts=TINY)
+    before = digests(tmp_path)
+    generate_rps(tmp_path, workers=1, counts=TINY)  # nothing to do
+    assert digests(tmp_path) == before
+    assert not is_generated(tmp_path)  # a preview is not the full set
+    bigger = {"rps": 5, "rps-test-set": 2}
+    generate_rps(tmp_path, workers=1, counts=bigger)
+    assert len(list((train / "rock").glob("*.png"))) == 5
+    assert json.loads((tmp_path / MARKER).read_text())["counts"] == bigger
+
+
+def test_counts_must_name_both_splits(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one entry per split"):
+        generate_rps(tmp_path, counts={"rps": 3})
