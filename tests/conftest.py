@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 matplotlib.use("Agg")
 
 TINY = {"rps": 4, "rps-test-set": 2}
+# the reader's own data root, read before any test points RPSLIB_DATA elsewhere
+_ORIGINAL_DATA = os.environ.get("RPSLIB_DATA")
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +33,19 @@ def tiny_rps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
     root = tmp_path_factory.mktemp("tiny-rps")
     return generate_rps(root, workers=1, progress_bar=False, counts=TINY)
+
+
+@pytest.fixture(scope="session")
+def full_stand_in() -> tuple[Path, Path]:
+    """The full-size stand-in in the reader's data root (``$RPSLIB_DATA`` or the default),
+    drawn once and reused by later runs, as the chapters do."""
+    from rpslib.data import get_rps
+
+    with pytest.MonkeyPatch.context() as mp:
+        if _ORIGINAL_DATA is None:
+            mp.delenv("RPSLIB_DATA", raising=False)
+        else:
+            mp.setenv("RPSLIB_DATA", _ORIGINAL_DATA)
+        train, test, source = get_rps(source="synthetic")
+    assert source == "synthetic"
+    return train, test

@@ -180,3 +180,21 @@ def test_a_verified_real_set_wins(isolated_data_root: Path, tiny_rps: tuple[Path
 def test_unknown_source_is_refused() -> None:
     with pytest.raises(ValueError, match="auto"):
         get_rps(source="fake")
+
+
+def test_the_cache_notices_a_rewritten_file_of_the_same_size(
+        tiny_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load_tensors(tiny_copy)
+    victim = sorted((tiny_copy / "rock").glob("*.png"))[0]
+    os.utime(victim, ns=(10**9, 10**9))  # rewritten in place: same size, new time
+    decoded = 0
+    real = data._pil_to_uint8
+
+    def counting(img: object) -> torch.Tensor:
+        nonlocal decoded
+        decoded += 1
+        return real(img)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "_pil_to_uint8", counting)
+    load_tensors(tiny_copy)
+    assert decoded == len(ImageFolder(tiny_copy))
