@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# execute every chapter, fail on any cell error or Sphinx warning
+BUILD_BOOK := $(BIN)/jupyter-book build . --all -W --keep-going
 
 .PHONY: setup book test test-fast lint bench clean
 
@@ -23,12 +25,13 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	$(BUILD_BOOK)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --all -W --keep-going
+	$(BUILD_BOOK)
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)"
 
 bench: $(STAMP)
