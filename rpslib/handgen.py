@@ -8,11 +8,15 @@ layout, counts and format:
 * 300x300 RGBA PNG, opaque white background, one hand per image entering from the right edge.
 
 Each hand is a few rounded shapes (capsules and a rounded palm) drawn at twice the size and
-reduced, so edges are smooth.  A hand *identity* fixes its geometry (palm size, finger
-thickness and length), skin tone, nails, sleeve and handedness; each image then varies the
-pose a little (about ±15° rotation, ±15 px shift, ±5 % scale).  As in the real set, the test
-images come from identities never seen in training, and their hand *geometry* lies outside the
-training range: that, not colour, is what makes a test hand unfamiliar to a small CNN.
+reduced, so edges are smooth: rock is a fist with the thumb across it, paper an open hand with
+spread fingers and the thumb out, scissors the index and middle fingers in a V.  A hand
+*identity* fixes its geometry (palm size, finger thickness and length), skin tone, nails,
+sleeve and handedness; each image then varies the pose a little (about ±15° rotation, ±15 px
+shift, ±5 % scale, a few degrees per finger).  As in the real set, the test images come from
+identities never seen in training (6 in training, 4 in test), and their hand *geometry* lies
+outside the training range: that, not colour, is what makes a test hand unfamiliar to a small
+CNN.  The ranges were tuned until the slides' lessons showed; ``tests/test_lessons.py`` keeps
+them showing.
 
 Everything is deterministic: image ``k`` of a class draws from its own random generator,
 seeded by ``(seed, split, class, k)``, so the files are byte-identical whatever the number of
@@ -45,7 +49,7 @@ MARKER = ".rps-complete.json"
 GENERATOR_VERSION = 1
 
 # hand "models" per split; each draws images k, k + n, k + 2n, ... of every class
-N_IDENTITIES = {"rps": 8, "rps-test-set": 4}
+N_IDENTITIES = {"rps": 6, "rps-test-set": 4}
 
 Color = tuple[int, int, int]
 Point = tuple[float, float]
@@ -101,9 +105,9 @@ def make_identity(seed: int, split: str, index: int) -> Identity:
     """
     rng = np.random.default_rng([seed, 7, list(SPLITS).index(split), index])
     train = split == "rps"
-    size = _factor(rng, train, 0.04, (0.11, 0.20))
-    thick = _factor(rng, train, 0.05, (0.1525, 0.31))
-    length = _factor(rng, train, 0.05, (0.145, 0.28))
+    size = _factor(rng, train, 0.04, (0.105, 0.18))
+    thick = _factor(rng, train, 0.05, (0.14375, 0.275))
+    length = _factor(rng, train, 0.05, (0.1375, 0.25))
     # test identities spread evenly over the palette, so the test set spans light and dark skin
     tone = rng.integers(len(SKIN_TONES)) if train else (index * 3 + 1) % len(SKIN_TONES)
     skin = np.array(SKIN_TONES[tone], dtype=float)

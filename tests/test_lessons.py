@@ -43,6 +43,7 @@ def accuracy(arch: Architecture, loader: DataLoader[tuple[torch.Tensor, ...]]) -
 def test_stand_in_statistics_match_the_real_set(full_stand_in: tuple[Path, Path]) -> None:
     train = load_tensors(full_stand_in[0])
     normalizer = Architecture.make_normalizer(DataLoader(train, batch_size=16))
+    print(f"stand-in: mean {normalizer.mean.tolist()}, std {normalizer.std.tolist()}")
     for ours, real in zip(normalizer.mean.tolist(), REAL_MEAN, strict=True):
         assert abs(ours - real) <= 0.06
     for ours, real in zip(normalizer.std.tolist(), REAL_STD, strict=True):
