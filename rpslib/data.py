@@ -83,7 +83,7 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
     """
     if source not in ("auto", "real", "synthetic"):
         raise ValueError(f"source must be 'auto', 'real' or 'synthetic', got {source!r}")
-    base = Path(root) if root is not None else default_root()
+    base = Path(root).expanduser() if root is not None else default_root()
     real, synthetic = base / "real", base / "synthetic"
     how_to_real = "get_rps(source='real') downloads the real set where there is internet"
 
@@ -91,18 +91,18 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
         train, test = download_rps(real) if source == "real" else _split_paths(real)
         print(f"Using the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
         return RPSData(train, test, "real")
+    why = ""
     if source == "auto" and not is_generated(synthetic):
         try:
             train, test = download_rps(real, timeout=timeout)
         except DownloadError as err:
-            print(f"Could not download the real images ({_first_line(err)}); "
-                  "drawing the offline stand-in instead.")
+            why = f" (could not download the real images: {_first_line(err)})"
         else:
             print(f"Using the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
             return RPSData(train, test, "real")
     train, test = generate_rps(synthetic)
-    print(f"Using the generated stand-in (drawn hands, not the real photos) in {synthetic}; "
-          f"{how_to_real}.")
+    print(f"Using the generated stand-in (drawn hands, not the real photos) in {synthetic}"
+          f"{why}; {how_to_real}.")
     return RPSData(train, test, "synthetic")
 
 
@@ -153,9 +153,10 @@ class ImageFolder(datasets.ImageFolder):
 
     def __init__(self, root: str | Path, transform: Callable[..., Any] | None = None,
                  target_transform: Callable[..., Any] | None = None) -> None:
-        self._root_path = Path(root)
-        super().__init__(str(root), transform=transform, target_transform=target_transform,
-                         loader=load_rgb, is_valid_file=self._is_valid)
+        self._root_path = Path(root).expanduser()
+        super().__init__(str(self._root_path), transform=transform,
+                         target_transform=target_transform, loader=load_rgb,
+                         is_valid_file=self._is_valid)
 
     def _is_valid(self, path: str) -> bool:
         p = Path(path)
@@ -210,13 +211,13 @@ def load_tensors(folder: Path | str, size: int = 28, cache: bool = True,
 
     Introduced in chapter 2.
     """
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     dataset = ImageFolder(folder, transform=transforms.Resize(size))
     key = f"{folder.name}-{size}-v{CACHE_VERSION}-{folder_fingerprint(dataset)}"
     cache_file = folder.parent / ".tensor-cache" / f"{key}.pt"
     if cache and cache_file.exists():
-        saved = torch.load(cache_file, weights_only=True)
-        if saved["classes"] == dataset.classes:
+        saved = _read_cache(cache_file)
+        if saved is not None and saved["classes"] == dataset.classes:
             return _as_dataset(saved["images"], saved["labels"], dataset.classes)
     images = torch.empty((len(dataset), 3, size, size), dtype=torch.uint8)
     labels = torch.empty(len(dataset), dtype=torch.int64)
@@ -242,15 +243,27 @@ def _as_dataset(images: torch.Tensor, labels: torch.Tensor,
     return TensorImageDataset(images.to(torch.float32).div(255), labels, list(classes))
 
 
+def _read_cache(cache_file: Path) -> dict[str, Any] | None:
+    """The cached tensors, or ``None`` (and the file removed) if it cannot be read."""
+    try:
+        saved: dict[str, Any] = torch.load(cache_file, weights_only=True)
+        return saved
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError):
+        cache_file.unlink(missing_ok=True)  # truncated or from another version: decode again
+        return None
+
+
 def _save_cache(cache_file: Path, payload: dict[str, Any], prefix: str) -> None:
     """Write atomically; remove older caches of the same split and size."""
+    tmp = cache_file.with_suffix(f".tmp-{os.getpid()}")
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".tmp-{os.getpid()}")
         torch.save(payload, tmp)
         os.replace(tmp, cache_file)
         for old in cache_file.parent.glob(f"{prefix}*.pt"):
             if old != cache_file:
                 old.unlink(missing_ok=True)
-    except OSError as err:  # a read-only data folder: work without the cache
+    except (OSError, RuntimeError) as err:  # read-only or full disk: work without the cache
         print(f"note: could not cache the tensors in {cache_file.parent} ({err})")
+    finally:
+        tmp.unlink(missing_ok=True)

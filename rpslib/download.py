@@ -41,6 +41,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import BinaryIO
 
+from rpslib.folders import locked
 from rpslib.progress import progress as progress_bar
 
 __all__ = [
@@ -132,18 +133,20 @@ def download_rps(root: str | os.PathLike[str], base_url: str | None = None,
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    root = Path(root)
+    root = Path(root).expanduser()
     folders = (root / ARCHIVES["train"].folder, root / ARCHIVES["test"].folder)
     if is_complete(root):
         return folders
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER_NAME).unlink(missing_ok=True)  # nothing counts as done until we say so
-    base = DEFAULT_BASE_URL if base_url is None else base_url
-    zips = {name: ensure_archive(root / ARCHIVE_DIR, archive, base, timeout, progress)
-            for name, archive in ARCHIVES.items()}
-    for name, archive in ARCHIVES.items():
-        safe_extract(zips[name], root, archive.folder)
-    write_marker(root)
+    with locked(root):  # a second kernel waits here, then finds the data ready
+        if is_complete(root):
+            return folders
+        (root / MARKER_NAME).unlink(missing_ok=True)  # nothing counts as done until we say so
+        base = DEFAULT_BASE_URL if base_url is None else base_url
+        zips = {name: ensure_archive(root / ARCHIVE_DIR, archive, base, timeout, progress)
+                for name, archive in ARCHIVES.items()}
+        for name, archive in ARCHIVES.items():
+            safe_extract(zips[name], root, archive.folder)
+        write_marker(root)
     return folders
 
 

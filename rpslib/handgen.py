@@ -30,26 +30,31 @@ import math
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from rpslib.download import MARKER_NAME as REAL_MARKER
+from rpslib.folders import locked
 from rpslib.progress import progress
 
 CLASSES: tuple[str, ...] = ("paper", "rock", "scissors")
-SPLITS: dict[str, int] = {"rps": 840, "rps-test-set": 124}
+SPLITS: Mapping[str, int] = MappingProxyType({"rps": 840, "rps-test-set": 124})
 IMAGE_SIZE = 300
 SUPERSAMPLE = 2
-MARKER = ".rps-complete.json"
+MARKER = ".rps-generated.json"  # the real set's marker is download.MARKER_NAME
 GENERATOR_VERSION = 1
 
 # hand "models" per split; each draws images k, k + n, k + 2n, ... of every class
-N_IDENTITIES = {"rps": 6, "rps-test-set": 4}
+N_IDENTITIES: Mapping[str, int] = MappingProxyType({"rps": 6, "rps-test-set": 4})
 
 Color = tuple[int, int, int]
 Point = tuple[float, float]
@@ -349,28 +354,29 @@ def is_generated(root: Path | str, seed: int = 0, counts: Mapping[str, int] | No
     return marker == expected and all((root / s).is_dir() for s in SPLITS)
 
 
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``root`` (so two runs never generate into it at once)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as handle:
-        try:
-            import fcntl
-
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except ImportError:  # Windows: no advisory lock; the temporary folder still protects
-            pass
-        yield
-
-
 def _pool_context() -> mp.context.BaseContext:
-    """``fork`` where there is one (fast, and scripts need no ``__main__`` guard), else spawn.
+    """``fork`` on Linux (fast; scripts need no ``__main__`` guard), else ``spawn``.
+
+    macOS defaults to ``spawn`` because forking is unsafe there; so do we.
 
     The workers only draw with PIL and numpy: they never touch torch, so forking a process
     that has imported torch is safe here.
     """
-    methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+@contextmanager
+def _quiet_fork() -> Iterator[None]:
+    """Silence Python 3.12's warning that forking a multi-threaded process may deadlock.
+
+    The risk is a lock held by another thread at the fork; the workers take none (they
+    draw and save images, no torch, no logging, no progress bar), as PyTorch's own
+    DataLoader workers, which fork the same way on Linux.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks",
+                                category=DeprecationWarning)
+        yield
 
 
 def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
@@ -393,12 +399,15 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
     Introduced in chapter 1.
     """
     root = Path(root)
-    with _locked(root):
+    with locked(root):
         counts = dict(SPLITS if counts is None else counts)
         if set(counts) != set(SPLITS):
             raise ValueError(f"counts needs one entry per split {list(SPLITS)}, got {counts}")
         if is_generated(root, seed, counts):
             return root / "rps", root / "rps-test-set"
+        if (root / REAL_MARKER).exists():
+            raise FileExistsError(f"{root} holds the downloaded real dataset: draw the stand-in "
+                                  "into another folder (get_rps keeps them apart)")
         for stale in root.glob(".generating-*"):
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=".generating-", dir=root))
@@ -416,7 +425,7 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
                         _write_one(job)
                         bar.update()
                 else:
-                    with _pool_context().Pool(n) as pool:
+                    with _quiet_fork(), _pool_context().Pool(n) as pool:
                         for _ in pool.imap_unordered(_write_one, jobs, chunksize=16):
                             bar.update()
             (root / MARKER).unlink(missing_ok=True)

@@ -36,3 +36,19 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextmanager
+def deterministic_cudnn() -> Iterator[None]:
+    """Inside the block, cuDNN picks deterministic algorithms and no autotuning; then restore.
+
+    On a GPU, cuDNN may otherwise choose convolution algorithms whose results vary from run to
+    run, so the same seed would not give the same losses.  On the CPU this changes nothing.
+    """
+    cudnn = torch.backends.cudnn
+    previous = (cudnn.deterministic, cudnn.benchmark)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = previous

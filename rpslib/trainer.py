@@ -26,7 +26,7 @@ from torchvision.transforms import Normalize
 
 from rpslib import plots
 from rpslib.progress import progress as progress_bar
-from rpslib.runtime import default_device, torch_threads
+from rpslib.runtime import default_device, deterministic_cudnn, torch_threads
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -82,6 +82,11 @@ class Architecture:
         """
         self.device = str(device)
         self.model.to(self.device)
+        # the optimizer's state (Adam's averages) must follow its parameters
+        for state in self.optimizer.state.values():
+            for key, value in state.items():
+                if isinstance(value, Tensor) and key != "step":
+                    state[key] = value.to(self.device)
 
     def set_loaders(self, train_loader: DataLoader[Any],
                     val_loader: DataLoader[Any] | None = None) -> None:
@@ -96,7 +101,8 @@ class Architecture:
         """Seed torch, numpy and ``random`` (and the training loader's own generator, if any).
 
         ``train`` calls it, so the same seed gives the same shuffling, the same dropout masks
-        and therefore the same losses.  cuDNN's global flags are left alone.
+        and therefore the same losses (``train`` also makes cuDNN deterministic while it runs,
+        and restores its flags afterwards).
 
         Introduced in chapter 2.
         """
@@ -159,10 +165,9 @@ class Architecture:
         self.set_seed(seed)
         on_cpu = torch.device(self.device).type == "cpu"
         disable = None if progress is None else not progress
-        with torch_threads(num_threads if on_cpu else None), \
+        with torch_threads(num_threads if on_cpu else None), deterministic_cudnn(), \
                 progress_bar(range(n_epochs), disable=disable, desc="Epochs", unit="epoch") as bar:
             for _ in bar:
-                self.total_epochs += 1
                 # Training: the model in train mode (dropout on), updating the parameters
                 self.model.train()
                 self.losses.append(self._mini_batch(validation=False))
@@ -172,6 +177,7 @@ class Architecture:
                     with self._evaluating():
                         self.val_losses.append(self._mini_batch(validation=True))
                     postfix["val_loss"] = f"{self.val_losses[-1]:.4f}"
+                self.total_epochs += 1  # counted once the epoch is complete
                 bar.set_postfix(postfix)
 
     # --------------------------------------------------------------------------- evaluation

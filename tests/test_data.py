@@ -149,14 +149,16 @@ def test_offline_get_rps_generates_the_stand_in_and_says_so(
     assert result.source == "synthetic"
     assert result.train == isolated_data_root / "synthetic" / "rps"
     assert len(list(result.train.rglob("*.png"))) == 3 * TINY["rps"]
-    assert "Could not download" in out and "stand-in" in out and "source='real'" in out
+    assert out.count("\n") == 1, "get_rps says in one line which set it uses"
+    assert "could not download" in out and "stand-in" in out and "source='real'" in out
     # next time it uses the stand-in at once, without trying the network again
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("tried to download although the stand-in is there")
 
     monkeypatch.setattr(data, "download_rps", no_network)
     assert get_rps().source == "synthetic"
-    assert out.count("Using") == 1
+    again = capsys.readouterr().out
+    assert again.count("\n") == 1 and again.startswith("Using the generated stand-in")
 
 
 def test_source_real_never_falls_back(offline: None, isolated_data_root: Path) -> None:
@@ -198,3 +200,17 @@ def test_the_cache_notices_a_rewritten_file_of_the_same_size(
     monkeypatch.setattr(data, "_pil_to_uint8", counting)
     load_tensors(tiny_copy)
     assert decoded == len(ImageFolder(tiny_copy))
+
+
+def test_an_unreadable_cache_is_decoded_again(tiny_copy: Path) -> None:
+    first = load_tensors(tiny_copy)
+    cache = next((tiny_copy.parent / ".tensor-cache").glob("*.pt"))
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    assert torch.equal(load_tensors(tiny_copy).tensors[0], first.tensors[0])
+    assert torch.load(cache, weights_only=True)["classes"] == first.classes
+
+
+def test_paths_with_a_tilde_work(tiny_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tiny_copy.parent))
+    assert len(ImageFolder("~/rps")) == len(ImageFolder(tiny_copy))
+    assert len(load_tensors("~/rps", cache=False)) == len(ImageFolder(tiny_copy))

@@ -342,7 +342,7 @@ def test_unsafe_member_is_refused_before_anything_is_written(
 
     assert repr(name) in str(caught.value)
     assert list(tmp_path.rglob("evil*")) == [] and list(tmp_path.rglob("link*")) == []
-    assert sorted(p.name for p in root.iterdir()) == ["archives"]
+    assert sorted(p.name for p in root.iterdir()) == [".lock", "archives"]
     assert_nothing_extracted(root)
 
 

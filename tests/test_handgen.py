@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from rpslib import handgen
+from rpslib.download import MARKER_NAME as REAL_MARKER
 from rpslib.handgen import CLASSES, MARKER, generate_rps, is_generated
 from tests.conftest import TINY
 
@@ -39,16 +41,18 @@ def test_layout_counts_and_format(tiny_rps: tuple[Path, Path]) -> None:
                 assert (rgba[:, -1, :3] < 250).any(axis=1).sum() > 10
 
 
-def test_test_identities_are_not_training_identities() -> None:
-    train = {handgen.make_identity(0, "rps", i) for i in range(handgen.N_IDENTITIES["rps"])}
-    test = {handgen.make_identity(0, "rps-test-set", i) for i in range(4)}
-    assert not train & test
-    # the test hands' geometry lies outside the training range
-    lo = min(i.finger_thickness for i in train)
-    hi = max(i.finger_thickness for i in train)
-    assert all(not lo <= i.finger_thickness <= hi for i in test)
+def test_test_hands_have_geometry_outside_the_training_range() -> None:
+    train = [handgen.make_identity(0, "rps", i) for i in range(handgen.N_IDENTITIES["rps"])]
+    test = [handgen.make_identity(0, "rps-test-set", i)
+            for i in range(handgen.N_IDENTITIES["rps-test-set"])]
+    for feature in ("palm_width", "finger_thickness", "finger_length"):
+        lo = min(getattr(i, feature) for i in train)
+        hi = max(getattr(i, feature) for i in train)
+        outside = [not lo <= getattr(i, feature) <= hi for i in test]
+        assert all(outside), f"{feature}: a test hand lies within the training range"
 
 
+@pytest.mark.slow  # starts a process pool
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path: Path) -> None:
     one = generate_rps(tmp_path / "a", seed=3, workers=1, counts=TINY)[0].parent
     two = generate_rps(tmp_path / "b", seed=3, workers=2, counts=TINY)[0].parent
@@ -95,3 +99,34 @@ def test_a_complete_set_is_reused_and_a_different_one_replaced(tmp_path: Path) -
 def test_counts_must_name_both_splits(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one entry per split"):
         generate_rps(tmp_path, counts={"rps": 3})
+
+
+def test_two_runs_at_once_draw_the_set_once(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = []
+    real_write = handgen._write_one
+
+    def counting(job: tuple[Path, tuple[int, str, str, int, str]]) -> None:
+        drawn.append(job[1])
+        real_write(job)
+
+    monkeypatch.setattr(handgen, "_write_one", counting)
+    results: list[tuple[Path, Path]] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        generate_rps(tmp_path, workers=1, counts=TINY))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert len(drawn) == 3 * (TINY["rps"] + TINY["rps-test-set"])  # once, not twice
+    assert is_generated(tmp_path, counts=TINY)
+    assert not list(tmp_path.glob(".generating-*"))
+
+
+def test_never_draws_over_the_real_set(tmp_path: Path) -> None:
+    (tmp_path / "rps").mkdir()
+    (tmp_path / REAL_MARKER).write_text("{}")
+    with pytest.raises(FileExistsError, match="real dataset"):
+        generate_rps(tmp_path, workers=1, counts=TINY)
+    assert (tmp_path / "rps").is_dir() and (tmp_path / REAL_MARKER).exists()

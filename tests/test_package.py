@@ -36,6 +36,7 @@ raise SystemExit(1 if changed else 0)
 """
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: a few seconds
 def test_importing_rpslib_changes_no_global_state() -> None:
     result = subprocess.run([sys.executable, "-c", CHECK_IMPORT], capture_output=True,
                             text=True, timeout=120)
