@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # execute every chapter, fail on any cell error or Sphinx warning
 BUILD_BOOK := $(BIN)/jupyter-book build . --all -W --keep-going
 
-.PHONY: setup book test test-fast lint bench clean
+.PHONY: setup book test test-fast lint bench clean clean-notebooks
 
 setup: $(STAMP)
 
@@ -20,22 +20,30 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check rpslib tests
+	$(BIN)/ruff check rpslib tests tools
 	$(BIN)/mypy
 
 test: lint
+	$(BIN)/python tools/clean_notebooks.py --check
 	$(BIN)/python -m pytest
+	$(BIN)/python -m rpslib.data
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly book/
 	$(BUILD_BOOK)
+	$(BIN)/python tools/check_site.py _build/html
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 book: $(STAMP)
+	$(BIN)/python -m rpslib.data
 	$(BUILD_BOOK)
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)"
 
 bench: $(STAMP)
 	$(BIN)/python -m rpslib.bench
+
+clean-notebooks: $(STAMP)
+	$(BIN)/python tools/clean_notebooks.py
 
 clean:
 	rm -rf _build .pytest_cache .mypy_cache .ruff_cache

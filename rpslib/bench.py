@@ -37,7 +37,10 @@ from rpslib.trainer import Architecture
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """The median wall-clock seconds of ``repeats`` calls of ``fn``."""
+    """The median wall-clock seconds of ``repeats`` calls of ``fn``.
+
+    Used by the benchmark, not by the chapters.
+    """
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -47,6 +50,10 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def fresh_model(seed: int = 13) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """A new ``CNN2(n_feature=5, p=0.3)``, seeded with ``seed``, and its Adam (lr 3e-4).
+
+    Used by the benchmark, not by the chapters.
+    """
     torch.manual_seed(seed)
     model = CNN2(n_feature=5, p=0.3)
     return model, torch.optim.Adam(model.parameters(), lr=3e-4)
@@ -54,7 +61,12 @@ def fresh_model(seed: int = 13) -> tuple[nn.Module, torch.optim.Optimizer]:
 
 def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
                 loader: DataLoader[tuple[torch.Tensor, ...]]) -> None:
-    """The textbook training loop, as the oracle for the trainer's overhead."""
+    """One epoch of the textbook training loop, as the oracle for the trainer's overhead.
+
+    ``loader`` gives (x, y) mini-batches: images (N, 3, 28, 28) and class indices (N,).
+
+    Used by the benchmark, not by the chapters.
+    """
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     for x, y in loader:
@@ -66,7 +78,10 @@ def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
 
 @contextmanager
 def busy_core() -> Iterator[None]:
-    """Keep one core busy with another process, as a second kernel or a test would."""
+    """Keep one core busy with another process, as a second kernel or a test would.
+
+    Used by the benchmark, not by the chapters.
+    """
     proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
@@ -77,7 +92,10 @@ def busy_core() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and print its figures."""
+    """Run the benchmark and print its figures.
+
+    Used by the benchmark, not by the chapters.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-generate", action="store_true",
                         help="use get_rps()'s images instead of drawing a fresh stand-in")

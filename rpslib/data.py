@@ -46,7 +46,10 @@ CACHE_VERSION = 1
 
 
 class RPSData(NamedTuple):
-    """Where the images are: ``train`` and ``test`` folders, and ``source``: real or synthetic."""
+    """Where the images are: ``train`` and ``test`` folders, and ``source``: real or synthetic.
+
+    Introduced in chapter 1.
+    """
 
     train: Path
     test: Path
@@ -58,6 +61,8 @@ def default_root() -> Path:
 
     Notebooks execute in their own folder, so a relative path would put the data inside the
     book's sources; one absolute place also lets every chapter reuse the same download.
+
+    Introduced in chapter 1.
     """
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rpslib"
@@ -118,15 +123,18 @@ def _first_line(err: BaseException) -> str:
 
 
 class CorruptImageError(OSError):
-    """An image file that cannot be decoded (truncated, corrupt, not an image)."""
+    """An image file that cannot be decoded (truncated, corrupt, not an image).
+
+    Introduced in chapter 1.
+    """
 
 
-def is_hidden(path: Path, root: Path) -> bool:
+def _is_hidden(path: Path, root: Path) -> bool:
     """Whether any part of ``path`` below ``root`` starts with a dot (``.ipynb_checkpoints``)."""
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def load_rgb(path: str) -> Image.Image:
+def _load_rgb(path: str) -> Image.Image:
     """Open an image as RGB (the alpha channel is dropped), naming the file if it is corrupt."""
     try:
         with Image.open(path) as img:
@@ -155,16 +163,19 @@ class ImageFolder(datasets.ImageFolder):
                  target_transform: Callable[..., Any] | None = None) -> None:
         self._root_path = Path(root).expanduser()
         super().__init__(str(self._root_path), transform=transform,
-                         target_transform=target_transform, loader=load_rgb,
+                         target_transform=target_transform, loader=_load_rgb,
                          is_valid_file=self._is_valid)
 
     def _is_valid(self, path: str) -> bool:
         p = Path(path)
-        return (not is_hidden(p, self._root_path)
+        return (not _is_hidden(p, self._root_path)
                 and p.suffix.lower() in datasets.folder.IMG_EXTENSIONS)
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
-        """Class folders, sorted, without hidden ones."""
+        """Class folders, sorted, without hidden ones: ``(classes, class_to_idx)``.
+
+        Introduced in chapter 1.
+        """
         classes = sorted(e.name for e in os.scandir(directory)
                          if e.is_dir() and not e.name.startswith("."))
         if not classes:
@@ -173,14 +184,20 @@ class ImageFolder(datasets.ImageFolder):
 
 
 class TensorImageDataset(TensorDataset):
-    """A ``TensorDataset`` of ``(images, labels)`` that also knows its class names."""
+    """A ``TensorDataset`` of ``(images, labels)`` that also knows its class names.
+
+    ``images`` (N, C, H, W) and ``labels`` (N,) as given; ``classes`` names label ``i``.
+    ``load_tensors`` returns one.
+
+    Introduced in chapter 1 (with ``load_tensors``).
+    """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> None:
         super().__init__(images, labels)
         self.classes = classes
 
 
-def folder_fingerprint(dataset: ImageFolder) -> str:
+def _folder_fingerprint(dataset: ImageFolder) -> str:
     """A hash of the files' names, sizes and modification times: it changes with the folder."""
     digest = hashlib.sha256()
     for path, label in dataset.samples:
@@ -209,11 +226,11 @@ def load_tensors(folder: Path | str, size: int = 28, cache: bool = True,
         ``TensorImageDataset`` of ``images`` (N, 3, size, size) float32 in [0, 1] and
         ``labels`` (N,) int64, with ``.classes``.
 
-    Introduced in chapter 2.
+    Introduced in chapter 1.
     """
     folder = Path(folder).expanduser()
     dataset = ImageFolder(folder, transform=transforms.Resize(size))
-    key = f"{folder.name}-{size}-v{CACHE_VERSION}-{folder_fingerprint(dataset)}"
+    key = f"{folder.name}-{size}-v{CACHE_VERSION}-{_folder_fingerprint(dataset)}"
     cache_file = folder.parent / ".tensor-cache" / f"{key}.pt"
     if cache and cache_file.exists():
         saved = _read_cache(cache_file)
@@ -267,3 +284,19 @@ def _save_cache(cache_file: Path, payload: dict[str, Any], prefix: str) -> None:
         print(f"note: could not cache the tensors in {cache_file.parent} ({err})")
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def prepare(size: int = 28) -> RPSData:
+    """Get the images and fill the tensor cache of both splits, so no chapter pays for it.
+
+    ``python -m rpslib.data`` runs it (``make test`` does, before running the chapters).
+    Introduced in chapter 1.
+    """
+    found = get_rps()
+    for folder in (found.train, found.test):
+        load_tensors(folder, size=size)
+    return found
+
+
+if __name__ == "__main__":
+    prepare()

@@ -71,7 +71,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 @dataclass(frozen=True)
 class Archive:
-    """One zip archive of the dataset: its file name, size in bytes, sha256 and top folder."""
+    """One zip archive of the dataset: its file name, size in bytes, sha256 and top folder.
+
+    Introduced in chapter 1.
+    """
 
     filename: str
     size: int
@@ -96,11 +99,17 @@ ARCHIVES: Mapping[str, Archive] = MappingProxyType({
 
 
 class DownloadError(RuntimeError):
-    """The dataset could not be downloaded or extracted; the message says what to do."""
+    """The dataset could not be downloaded or extracted; the message says what to do.
+
+    Introduced in chapter 1.
+    """
 
 
 class ChecksumError(DownloadError):
-    """An archive's sha256 is not the expected one."""
+    """An archive's sha256 is not the expected one.
+
+    Introduced in chapter 1.
+    """
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -142,11 +151,11 @@ def download_rps(root: str | os.PathLike[str], base_url: str | None = None,
             return folders
         (root / MARKER_NAME).unlink(missing_ok=True)  # nothing counts as done until we say so
         base = DEFAULT_BASE_URL if base_url is None else base_url
-        zips = {name: ensure_archive(root / ARCHIVE_DIR, archive, base, timeout, progress)
+        zips = {name: _ensure_archive(root / ARCHIVE_DIR, archive, base, timeout, progress)
                 for name, archive in ARCHIVES.items()}
         for name, archive in ARCHIVES.items():
             safe_extract(zips[name], root, archive.folder)
-        write_marker(root)
+        _write_marker(root)
     return folders
 
 
@@ -167,7 +176,7 @@ def is_complete(root: str | os.PathLike[str]) -> bool:
         (root / archive.folder).is_dir() for archive in ARCHIVES.values())
 
 
-def write_marker(root: Path) -> Path:
+def _write_marker(root: Path) -> Path:
     """Write the completion marker for the current ``ARCHIVES`` (atomically) and return it."""
     marker = root / MARKER_NAME
     tmp = marker.with_name(f"{marker.name}.part-{secrets.token_hex(4)}")
@@ -188,19 +197,19 @@ def _marker_record() -> dict[str, dict[str, str]]:
 # --------------------------------------------------------------------------- archives
 
 
-def ensure_archive(folder: Path, archive: Archive, base_url: str, timeout: float,
-                   progress: bool | None) -> Path:
+def _ensure_archive(folder: Path, archive: Archive, base_url: str, timeout: float,
+                    progress: bool | None) -> Path:
     """Return ``folder/archive.filename``, verified: hash it if present, else download it."""
     path = folder / archive.filename
     if path.exists():
-        verify_archive(path, archive)
+        _verify_archive(path, archive)
         return path
     url = base_url.rstrip("/") + "/" + archive.filename
     return fetch(url, path, size=archive.size, sha256=archive.sha256, timeout=timeout,
                  progress=progress)
 
 
-def verify_archive(path: Path, archive: Archive) -> None:
+def _verify_archive(path: Path, archive: Archive) -> None:
     """Raise ``ChecksumError`` unless the file at ``path`` has ``archive.sha256``."""
     got = sha256_of(path)
     if got != archive.sha256:
@@ -212,7 +221,10 @@ def verify_archive(path: Path, archive: Archive) -> None:
 
 
 def sha256_of(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> str:
-    """The sha256 of a file as a hex string, read in chunks (constant memory)."""
+    """The sha256 of a file as a hex string, read in chunks (constant memory).
+
+    Introduced in chapter 1.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while chunk := file.read(chunk_size):
@@ -229,6 +241,8 @@ def fetch(url: str, dest: str | os.PathLike[str], *, size: int, sha256: str,
 
     The bytes go to ``dest.part-<random>`` in the same folder, then ``os.replace`` gives them
     the final name; on any error (including Ctrl-C) the temporary file is removed.
+
+    Introduced in chapter 1.
 
     Args:
         url: what to download.
@@ -324,10 +338,16 @@ def safe_extract(zip_path: str | os.PathLike[str], target_root: str | os.PathLik
                  folder: str) -> Path:
     """Extract the archive's top ``folder`` to ``target_root/folder``, all or nothing.
 
-    Every member is checked before anything is written (see ``member_problem``); ``__MACOSX/``
-    entries are skipped. The archive is extracted into ``target_root/.extract-<random>``, then
-    the folder replaces any previous ``target_root/folder`` in one ``os.replace``. On any error
-    the temporary folder is removed, so a half-extracted folder never appears.
+    Every member is checked before anything is written (no absolute path, drive letter,
+    backslash, ``..`` or symbolic link, nothing outside ``folder/``); ``__MACOSX/`` entries are
+    skipped. The archive is extracted into ``target_root/.extract-<random>``, then the folder
+    replaces any previous ``target_root/folder`` in one ``os.replace``. On any error the
+    temporary folder is removed, so a half-extracted folder never appears.
+
+    Introduced in chapter 1.
+
+    Returns:
+        ``target_root/folder``.
 
     Raises:
         DownloadError: an unsafe member (named in the message), or a damaged zip file.
@@ -336,7 +356,7 @@ def safe_extract(zip_path: str | os.PathLike[str], target_root: str | os.PathLik
     target_root.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            members = safe_members(archive, folder, zip_path)
+            members = _safe_members(archive, folder, zip_path)
             scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=target_root))
             try:
                 for member in members:
@@ -351,14 +371,14 @@ def safe_extract(zip_path: str | os.PathLike[str], target_root: str | os.PathLik
     return target_root / folder
 
 
-def safe_members(archive: zipfile.ZipFile, folder: str,
-                 zip_path: Path) -> list[zipfile.ZipInfo]:
+def _safe_members(archive: zipfile.ZipFile, folder: str,
+                  zip_path: Path) -> list[zipfile.ZipInfo]:
     """The members to extract (``__MACOSX/`` skipped); ``DownloadError`` on an unsafe one."""
     members = []
     for member in archive.infolist():
         if member.filename.startswith("__MACOSX/"):
             continue
-        problem = member_problem(member, folder)
+        problem = _member_problem(member, folder)
         if problem is not None:
             raise DownloadError(
                 f"refusing to extract {zip_path}: member {member.filename!r} {problem}; "
@@ -368,7 +388,7 @@ def safe_members(archive: zipfile.ZipFile, folder: str,
     return members
 
 
-def member_problem(member: zipfile.ZipInfo, folder: str) -> str | None:
+def _member_problem(member: zipfile.ZipInfo, folder: str) -> str | None:
     """Why ``member`` must not be extracted under ``folder/``, or ``None`` when it is safe."""
     name = member.filename
     parts = PurePosixPath(name).parts

@@ -20,6 +20,8 @@ def locked(root: Path) -> Iterator[None]:
 
     On systems without ``fcntl`` (Windows) the block runs unlocked; the temporary folders
     and completion markers still keep a half-written set from counting as done.
+
+    Introduced in chapter 1.
     """
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK_NAME, "w") as handle:

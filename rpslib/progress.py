@@ -22,7 +22,10 @@ T = TypeVar("T")
 
 
 def progress_enabled(disable: bool | None = None) -> bool:
-    """Whether bars are shown: ``disable`` wins, else ``RPSLIB_PROGRESS`` (default on)."""
+    """Whether bars are shown: ``disable`` wins, else ``RPSLIB_PROGRESS`` (default on).
+
+    Introduced in chapter 1.
+    """
     if disable is not None:
         return not disable
     return os.environ.get("RPSLIB_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
@@ -37,9 +40,12 @@ def progress(iterable: Iterable[T] | None = None, *, disable: bool | None = None
             (``total=``, ``update``).
         disable: ``True`` hides the bar; ``None`` follows ``RPSLIB_PROGRESS``.
         **kwargs: passed to ``tqdm`` (``total``, ``desc``, ``unit``, ...).
+
+    Introduced in chapter 1.
     """
     kwargs.setdefault("file", sys.stdout)
     kwargs.setdefault("dynamic_ncols", False)
     kwargs.setdefault("ncols", 80)
     kwargs.setdefault("leave", True)
+    kwargs.setdefault("mininterval", 0.5)  # fewer redraws: shorter logs and notebook outputs
     return tqdm(iterable, disable=not progress_enabled(disable), **kwargs)

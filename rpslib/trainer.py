@@ -178,7 +178,7 @@ class Architecture:
                         self.val_losses.append(self._mini_batch(validation=True))
                     postfix["val_loss"] = f"{self.val_losses[-1]:.4f}"
                 self.total_epochs += 1  # counted once the epoch is complete
-                bar.set_postfix(postfix)
+                bar.set_postfix(postfix, refresh=False)  # drawn with the next tick
 
     # --------------------------------------------------------------------------- evaluation
 
@@ -364,7 +364,8 @@ class Architecture:
     def visualize_filters(self, layer_name: str, **kwargs: Any) -> Figure:
         """The filters of a convolutional layer, e.g. ``"conv1"``: one row per filter.
 
-        ``kwargs`` go to ``rpslib.plots.plot_filters`` (``cmap``, ``figsize``, ``title``).
+        ``kwargs`` go to ``rpslib.plots.plot_filters`` (``cmap``, ``figsize``, ``title``,
+        ``axs``).
 
         Introduced in chapter 2.
         """

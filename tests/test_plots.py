@@ -45,3 +45,27 @@ def test_plot_filters_grid() -> None:
 def test_plot_filters_needs_4d_weights() -> None:
     with pytest.raises(ValueError, match="n_filters, n_channels"):
         plot_filters(torch.zeros(50, 125))
+
+
+def test_plot_filters_into_given_axes() -> None:
+    weights = torch.randn(2, 3, 3, 3)
+    fig, axs = plt.subplots(2, 3, squeeze=False)
+    assert plot_filters(weights, title="conv1", axs=axs) is fig
+    assert len(fig.axes) == 2 * 3  # drew into them, made no others
+    assert all(len(ax.images) == 1 for ax in axs.flat)
+    np.testing.assert_array_equal(axs[1, 2].images[0].get_array(), weights[1, 2].numpy())
+    assert axs[0, 1].get_title() == "Channel #1"
+    assert fig.get_suptitle() == "conv1"
+
+
+def test_plot_filters_rejects_axes_of_the_wrong_shape() -> None:
+    weights = torch.zeros(2, 3, 3, 3)
+    _, axs = plt.subplots(3, 2, squeeze=False)
+    with pytest.raises(ValueError, match=r"shape \(3, 2\), expected .* \(2, 3\)"):
+        plot_filters(weights, axs=axs)
+    _, row = plt.subplots(1, 3)  # squeezed to shape (3,)
+    with pytest.raises(ValueError, match="squeeze=False"):
+        plot_filters(weights[:1], axs=row)
+    with pytest.raises(ValueError, match="figsize"):
+        plot_filters(weights, axs=plt.subplots(2, 3, squeeze=False)[1], figsize=(4, 4))
+    assert all(len(ax.images) == 0 for ax in [*axs.flat, *row])  # nothing drawn

@@ -1,0 +1,39 @@
+"""After the build: every chapter's page exists and carries executed output.
+
+    python tools/check_site.py _build/html
+
+A notebook that silently did not run would produce a page without outputs; this fails then.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    html = Path(argv[0]) if argv else ROOT / "_build" / "html"
+    problems = []
+    chapters = sorted((ROOT / "book").glob("*.ipynb"))
+    if not chapters:
+        problems.append("no chapters in book/")
+    for nb in chapters:
+        page = html / "book" / f"{nb.stem}.html"
+        if not page.exists():
+            problems.append(f"{page} is missing")
+            continue
+        text = page.read_text(encoding="utf-8")
+        if text.count('class="cell_output') < 3:
+            problems.append(f"{page.name} has fewer than 3 cell outputs: did it run?")
+        if "Traceback" in text or 'class="output traceback' in text:
+            problems.append(f"{page.name} shows a traceback")
+    for p in problems:
+        print("site check:", p)
+    print(f"site check: {len(chapters)} chapter pages, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
