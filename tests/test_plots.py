@@ -1,6 +1,7 @@
 """The figures: they return a Figure with the expected axes and leave matplotlib's style alone."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -69,3 +70,41 @@ def test_plot_filters_rejects_axes_of_the_wrong_shape() -> None:
     with pytest.raises(ValueError, match="figsize"):
         plot_filters(weights, axs=plt.subplots(2, 3, squeeze=False)[1], figsize=(4, 4))
     assert all(len(ax.images) == 0 for ax in [*axs.flat, *row])  # nothing drawn
+
+
+def test_plot_images_undoes_the_standardization_and_marks_mistakes() -> None:
+    import torch
+
+    from rpslib.plots import plot_images
+
+    raw = torch.rand(3, 3, 4, 4)
+    mean, std = torch.tensor([0.8, 0.7, 0.6]), torch.tensor([0.2, 0.3, 0.4])
+    standardized = (raw - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    fig = plot_images(standardized, [0, 1, 2], ["a", "b", "c"], predictions=[0, 2, 2],
+                      mean=mean, std=std, ncols=2)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 4 and len(shown) == 3
+    np.testing.assert_allclose(shown[0].images[0].get_array(),
+                               raw[0].permute(1, 2, 0).numpy(), atol=1e-6)
+    assert shown[1].get_title() == "b -> c" and shown[1].title.get_color() == "tab:red"
+    assert shown[2].title.get_color() == "black"
+    with pytest.raises(ValueError, match="at least 3 axes"):
+        plot_images(raw, [0, 1, 2], ["a", "b", "c"], axs=plt.subplots(1, 2)[1])
+
+
+def test_plot_confusion_matrix_writes_the_counts() -> None:
+    from rpslib.plots import plot_confusion_matrix
+
+    fig = plot_confusion_matrix(np.array([[5, 1], [0, 7]]), ["x", "y"])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["0", "1", "5", "7"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["x", "y"]
+
+
+def test_plot_samples_shows_each_class(tiny_rps: tuple[Path, Path]) -> None:
+    from rpslib.data import ImageFolder
+    from rpslib.plots import plot_samples
+
+    fig = plot_samples(ImageFolder(tiny_rps[0]), n_per_class=2, size=30)
+    assert len(fig.axes) == 6 and all(ax.images for ax in fig.axes)
+    assert [fig.axes[i].get_ylabel() for i in (0, 2, 4)] == ["paper", "rock", "scissors"]
