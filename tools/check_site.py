@@ -10,7 +10,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def colab_url(stem: str) -> str:
+    """The Colab address of a chapter, from the repository and branch in _config.yml."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    repo = config["url"].removeprefix("https://github.com/").rstrip("/")
+    return (f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/"
+            f"book/{stem}.ipynb")
 
 
 def main(argv: list[str]) -> int:
@@ -29,6 +39,10 @@ def main(argv: list[str]) -> int:
             problems.append(f"{page.name} has fewer than 3 cell outputs: did it run?")
         if "Traceback" in text or 'class="output traceback' in text:
             problems.append(f"{page.name} shows a traceback")
+        if colab_url(nb.stem) not in text:
+            problems.append(f"{page.name} has no 'Open in Colab' button for {nb.name}")
+        if "widget-view" in text or "jupyter-widgets" in text:
+            problems.append(f"{page.name} embeds a widget, which shows as an empty box offline")
     for p in problems:
         print("site check:", p)
     print(f"site check: {len(chapters)} chapter pages, {len(problems)} problems")
