@@ -27,7 +27,7 @@ test: lint
 	$(BIN)/python tools/clean_notebooks.py --check
 	$(BIN)/python -m pytest
 	$(BIN)/python -m rpslib.data
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly book/
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env book/
 	$(BUILD_BOOK)
 	$(BIN)/python tools/check_site.py _build/html
 
