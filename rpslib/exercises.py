@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "check_accuracy_per_class",
     "check_channel_stats",
-    "check_confusion_matrix",
     "check_conv_output_size",
+    "check_most_confused",
+    "check_softmax",
     "check_standardize",
     "check_unstandardize",
 ]
@@ -140,39 +140,38 @@ def check_conv_output_size(conv_output_size: Callable[..., int]) -> bool:
     return _check("conv_output_size", conv_output_size, cases, _equal)
 
 
-def _random_predictions(seed: int, n: int = 40) -> tuple[Tensor, Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 3, (n,), generator=g)
-    predictions = torch.where(torch.rand(n, generator=g) < 0.7, labels,
-                              torch.randint(0, 3, (n,), generator=g))
-    return predictions, labels
+def check_most_confused(most_confused: Callable[[Tensor], tuple[int, int]]) -> bool:
+    """Check ``most_confused(matrix) -> (true_class, predicted_class)``.
 
-
-def check_confusion_matrix(confusion_matrix: Callable[[Tensor, Tensor, int], Tensor]) -> bool:
-    """Check ``confusion_matrix(predictions, labels, n_classes) -> (n_classes, n_classes)``.
-
-    Row ``i``, column ``j`` counts the images of true class ``i`` predicted as class ``j``.
-    ``predictions`` and ``labels`` are (N,) class indices.  Introduced in chapter 2.
+    ``matrix`` is a confusion matrix (n_classes, n_classes): row ``i``, column ``j`` counts the
+    images of class ``i`` predicted as ``j``.  The answer is the off-diagonal cell with the
+    largest count: the most frequent mistake.  Introduced in chapter 2.
     """
     cases = []
-    for seed in (6, 7):
-        predictions, labels = _random_predictions(seed)
-        expected = torch.bincount(labels * 3 + predictions, minlength=9).view(3, 3)
-        cases.append(((predictions, labels, 3), expected))
-    return _check("confusion_matrix", confusion_matrix, cases, _equal)
+    for seed in (6, 7, 8):
+        g = torch.Generator().manual_seed(seed)
+        matrix = torch.randint(0, 20, (3, 3), generator=g)
+        matrix += torch.diag(torch.tensor([100, 90, 80]))  # most answers are right
+        i, j = divmod(int(torch.randint(0, 6, (1,), generator=g)), 2)
+        j = [c for c in range(3) if c != i][j]
+        matrix[i, j] = 60  # one clear winner among the mistakes
+        cases.append(((matrix,), (i, j)))
+    return _check("most_confused", most_confused, cases,
+                  lambda got, expected: tuple(int(v) for v in got) == expected)
 
 
-def check_accuracy_per_class(accuracy_per_class: Callable[[Tensor], Tensor]) -> bool:
-    """Check ``accuracy_per_class(counts) -> (n_classes,)`` fractions in [0, 1].
+def check_softmax(softmax: Callable[[Tensor], Tensor]) -> bool:
+    """Check ``softmax(logits) -> probabilities``, for logits (N, n_classes).
 
-    ``counts`` is what ``Architecture.loader_apply(loader, arch.correct)`` returns: one row
-    ``[correct, total]`` per class, shape (n_classes, 2).  Introduced in chapter 2.
+    Each row of the result is positive and sums to 1; it must equal ``torch.softmax(logits,
+    dim=1)`` also for large logits (subtract each row's maximum first, or ``exp`` overflows).
+    Introduced in chapter 2.
     """
     cases = []
-    for seed in (8, 9):
-        predictions, labels = _random_predictions(seed)
-        total = torch.bincount(labels, minlength=3)
-        correct = torch.bincount(labels[predictions == labels], minlength=3)
-        counts = torch.stack([correct, total], dim=1)
-        cases.append(((counts,), correct.double() / total.double()))
-    return _check("accuracy_per_class", accuracy_per_class, cases, _close)
+    for seed in (9, 10):
+        g = torch.Generator().manual_seed(seed)
+        logits = torch.randn(5, 3, generator=g) * 3
+        cases.append(((logits,), torch.softmax(logits, dim=1)))
+    big = torch.tensor([[1000.0, 999.0, 0.0], [-5.0, 200.0, 200.0]])
+    cases.append(((big,), torch.softmax(big, dim=1)))
+    return _check("softmax", softmax, cases, _close)

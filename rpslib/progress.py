@@ -3,7 +3,8 @@
 ``tqdm.auto`` draws an ipywidget inside notebooks; on the book's static pages a widget whose
 JavaScript cannot load shows up as an empty box.  The course therefore uses tqdm's plain-text
 bar, written to standard output: Jupyter redraws it in place (it understands carriage
-returns) and the website shows its final line.
+returns) and the website shows its redraws as a short log, one line each (the trainer's bar
+redraws about once per epoch, with the latest losses).
 
 Set the environment variable ``RPSLIB_PROGRESS=0`` to silence every bar (the test-suite
 does not need to, but a log file may want to).

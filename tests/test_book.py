@@ -14,8 +14,7 @@ from tools.clean_notebooks import is_clean
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 # MyST-only syntax that Colab and Jupyter would show as raw text
-MYST_ONLY = re.compile(r"```\{|^:::|\{(glue|ref|doc|numref|eval|download|term)[:}]|^\(.+\)=$",
-                       re.MULTILINE)
+MYST_ONLY = re.compile(r"```\{|^:::|\{[a-z][\w:-]*\}`|^\(.+\)=$", re.MULTILINE)
 
 
 def tags(cell: nbformat.NotebookNode) -> set[str]:
@@ -92,6 +91,7 @@ def test_two_to_four_exercises_with_stub_check_and_solution(
         assert "hide-input" in tags(solution), "collapsed on the website"
         assert solution.metadata.get("cellView") == "form", "folded on Colab"
         assert solution.source.startswith("# @title"), "Colab shows the title, not the code"
+        assert solution.metadata.get("jupyter", {}).get("source_hidden"), "folded in Jupyter"
 
 
 def test_markdown_reads_well_outside_the_website(chapter: nbformat.NotebookNode) -> None:
