@@ -59,7 +59,7 @@ N_IDENTITIES: Mapping[str, int] = MappingProxyType({"rps": 6, "rps-test-set": 4}
 Color = tuple[int, int, int]
 Point = tuple[float, float]
 
-SKIN_TONES: tuple[Color, ...] = (  # light to dark, muted like the real set's CGI renders
+SKIN_TONES: tuple[Color, ...] = (  # light to dark; muted, so the statistics match the real set
     (211, 195, 180), (200, 180, 167), (195, 171, 157), (190, 160, 140), (179, 152, 134),
     (154, 121, 105), (137, 108, 91), (123, 93, 78), (92, 68, 58), (74, 56, 47),
 )
