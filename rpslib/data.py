@@ -93,7 +93,7 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
     how_to_real = "get_rps(source='real') downloads the real set where there is internet"
 
     if source == "real" or (source == "auto" and is_complete(real)):
-        train, test = download_rps(real) if source == "real" else _split_paths(real)
+        train, test = download_rps(real)  # returns at once when the set is complete
         print(f"Using the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
         return RPSData(train, test, "real")
     why = ""
@@ -109,10 +109,6 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
     print(f"Using the generated stand-in (drawn hands, not the real photos) in {synthetic}"
           f"{why}; {how_to_real}.")
     return RPSData(train, test, "synthetic")
-
-
-def _split_paths(root: Path) -> tuple[Path, Path]:
-    return root / "rps", root / "rps-test-set"
 
 
 def _first_line(err: BaseException) -> str:

@@ -173,7 +173,11 @@ def test_a_verified_real_set_wins(isolated_data_root: Path, tiny_rps: tuple[Path
     real = isolated_data_root / "real"
     for split in tiny_rps:
         shutil.copytree(split, real / split.name)
-    monkeypatch.setattr(data, "is_complete", lambda root: Path(root) == real)
+    def verified(root: object) -> bool:
+        return Path(str(root)) == real
+
+    monkeypatch.setattr(data, "is_complete", verified)
+    monkeypatch.setattr(download, "is_complete", verified)
     result = get_rps()
     assert result.source == "real" and result.train == real / "rps"
     assert "CC BY 2.0" in capsys.readouterr().out
