@@ -39,18 +39,28 @@ def _images(seed: int, n: int = 8, size: int = 6) -> Tensor:
 def _check(name: str, student: Callable[..., Any],
            cases: Iterable[tuple[tuple[Any, ...], Any]],
            same: Callable[[Any, Any], bool]) -> bool:
-    """Run ``student(*args)`` on each case and compare with the expected answer."""
+    """Run ``student(*args)`` on each case and compare with the expected answer.
+
+    An answer the comparison cannot even handle (``None``, a string, a list of tensors, a
+    tensor of the wrong shape) is a wrong answer too, reported the same way.
+    """
     for args, expected in cases:
         try:
             got = student(*args)
         except NotImplementedError:
             print(f"{name}: {NOT_SOLVED}. Fill in the function, run its cell, then this one.")
             return False
-        if not same(got, expected):
+        try:
+            right = bool(same(got, expected))
+        except Exception:  # any failure to compare is a wrong answer
+            right = False
+        if not right:
             shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a)
                                for a in args)
+            hint = ("\n(your function returned None: does it end with `return ...`?)"
+                    if got is None else "")
             raise AssertionError(f"{name}: wrong answer for inputs ({shapes}).\n"
-                                 f"expected: {expected}\ngot:      {got}")
+                                 f"expected: {expected}\ngot:      {got}{hint}")
     print(f"{name}: Correct!")
     return True
 
@@ -118,6 +128,10 @@ def check_unstandardize(unstandardize: Callable[[Tensor, Tensor, Tensor], Tensor
         mean, std = torch.tensor([0.85, 0.82, 0.81]), torch.tensor([0.21, 0.25, 0.27])
         expected = (x * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1)).clamp(0, 1)
         cases.append(((x, mean, std), expected))
+    # far from the mean on both sides: x * std + mean goes below 0 and above 1
+    x = torch.linspace(-6, 6, 2 * 3 * 4 * 4).view(2, 3, 4, 4)
+    expected = (x * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1)).clamp(0, 1)
+    cases.append(((x, mean, std), expected))
     return _check("unstandardize", unstandardize, cases, _close)
 
 
@@ -131,8 +145,11 @@ def check_conv_output_size(conv_output_size: Callable[..., int]) -> bool:
     Compared with the shape ``torch.nn.functional.conv2d`` gives.  Introduced in chapter 2.
     """
     cases = []
+    # with stride 1 or 2, adding the padding outside the floor happens to give the right
+    # answer; (9, 3, 3, 1) and (30, 4, 4, 2) tell the two apart
     for size, kernel, stride, padding in ((28, 3, 1, 0), (26, 2, 2, 0), (13, 3, 1, 0),
-                                          (11, 2, 2, 0), (32, 5, 2, 2), (7, 3, 3, 1)):
+                                          (11, 2, 2, 0), (32, 5, 2, 2), (7, 3, 3, 1),
+                                          (28, 3, 1, 1), (9, 3, 3, 1), (30, 4, 4, 2)):
         out = torch.nn.functional.conv2d(torch.zeros(1, 1, size, size),
                                          torch.zeros(1, 1, kernel, kernel),
                                          stride=stride, padding=padding)
@@ -156,6 +173,10 @@ def check_most_confused(most_confused: Callable[[Tensor], tuple[int, int]]) -> b
         j = [c for c in range(3) if c != i][j]
         matrix[i, j] = 60  # one clear winner among the mistakes
         cases.append(((matrix,), (i, j)))
+    # the row with the most mistakes is 0 and the column with the most is 2, but the largest
+    # single mistake is (1, 2): worst row and worst column need not meet at the answer
+    tricky = torch.tensor([[50, 10, 10], [0, 50, 12], [9, 0, 50]])
+    cases.append(((tricky,), (1, 2)))
     return _check("most_confused", most_confused, cases,
                   lambda got, expected: tuple(int(v) for v in got) == expected)
 

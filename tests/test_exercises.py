@@ -22,16 +22,74 @@ def wrong_channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.mean(dim=(0, 2)), flat.std(dim=2).mean(dim=0)
 
 
-WRONG: dict[str, Callable[..., Any]] = {
-    "channel_stats": wrong_channel_stats,
-    "standardize": lambda x, m, s: (x - m.view(1, 3, 1, 1)) * s.view(1, 3, 1, 1),
-    "unstandardize": lambda x, m, s: x * s.view(1, 3, 1, 1) + m.view(1, 3, 1, 1),  # no clip
-    "conv_output_size": lambda size, k, stride=1, padding=0: size - k + 1,  # ignores stride
+def standardize_times_std(x: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    return (x - m.view(1, 3, 1, 1)) * s.view(1, 3, 1, 1)
+
+
+def standardize_as_a_list(x: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> list[Any]:
+    # the right numbers, one tensor per image: not a tensor the check can compare
+    return list((x - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1))
+
+
+def unstandardize_unclipped(x: torch.Tensor, m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    return x * s.view(1, 3, 1, 1) + m.view(1, 3, 1, 1)
+
+
+def unstandardize_clipped_above_only(x: torch.Tensor, m: torch.Tensor,
+                                     s: torch.Tensor) -> torch.Tensor:
+    return (x * s.view(1, 3, 1, 1) + m.view(1, 3, 1, 1)).clamp(max=1)
+
+
+def conv_ignores_stride(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
+    return size - k + 1
+
+
+def conv_padding_outside_the_floor(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
+    # right for stride 1 and 2, wrong for stride 3 and more
+    return (size - k) // stride + 1 + padding
+
+
+def most_confused_largest_cell(m: torch.Tensor) -> tuple[int, int]:
     # the largest cell overall: a correct answer on the diagonal, not a mistake
-    "most_confused": lambda m: divmod(int(m.argmax()), m.shape[1]),
+    return divmod(int(m.argmax()), m.shape[1])
+
+
+def most_confused_from_sums(m: torch.Tensor) -> tuple[int, int]:
+    # the worst row and the worst column need not meet at the largest mistake
+    diagonal = m.diagonal()
+    return int((m.sum(dim=1) - diagonal).argmax()), int((m.sum(dim=0) - diagonal).argmax())
+
+
+def most_confused_flat_index(m: torch.Tensor) -> int:
+    # the right cell as one flat index, not the (true, predicted) pair
+    mistakes = m.clone()
+    mistakes.fill_diagonal_(-1)
+    return int(mistakes.argmax())
+
+
+def softmax_without_shift(z: torch.Tensor) -> torch.Tensor:
     # no shift by the row maximum: exp overflows to inf for large logits
-    "softmax": lambda z: z.exp() / z.exp().sum(dim=1, keepdim=True),
+    return z.exp() / z.exp().sum(dim=1, keepdim=True)
+
+
+def softmax_as_text(z: torch.Tensor) -> str:
+    return str(torch.softmax(z, dim=1))
+
+
+WRONG: dict[str, list[Callable[..., Any]]] = {
+    "channel_stats": [wrong_channel_stats],
+    "standardize": [standardize_times_std, standardize_as_a_list],
+    "unstandardize": [unstandardize_unclipped, unstandardize_clipped_above_only],
+    "conv_output_size": [conv_ignores_stride, conv_padding_outside_the_floor],
+    "most_confused": [most_confused_largest_cell, most_confused_from_sums,
+                      most_confused_flat_index],
+    "softmax": [softmax_without_shift, softmax_as_text],
 }
+WRONG_CASES = [(name, wrong) for name, wrongs in WRONG.items() for wrong in wrongs]
+
+
+def forgets_return(*args: Any) -> None:
+    """A student's function that computes its answer but never returns it."""
 
 
 def exercise_cells() -> list[tuple[str, str, str, str]]:
@@ -65,10 +123,24 @@ def test_every_check_has_a_wrong_answer_here() -> None:
 
 @pytest.mark.parametrize(("chapter", "name", "stub", "solution"), CELLS,
                          ids=[f"{c}-{n}" for c, n, _, _ in CELLS])
-def test_check_fails_on_stub_and_wrong_answer_and_passes_on_solution(
+def test_check_fails_on_stub_and_passes_on_solution(
         chapter: str, name: str, stub: str, solution: str) -> None:
     check = getattr(exercises, f"check_{name}")
     assert check(define(stub, name)) is False
-    with pytest.raises(AssertionError, match=name):
-        check(WRONG[name])
     assert check(define(solution, name)) is True
+
+
+@pytest.mark.parametrize(("name", "wrong"), WRONG_CASES,
+                         ids=[wrong.__name__ for _, wrong in WRONG_CASES])
+def test_check_rejects_a_wrong_answer_saying_so(name: str, wrong: Callable[..., Any]) -> None:
+    check = getattr(exercises, f"check_{name}")
+    with pytest.raises(AssertionError, match=f"^{name}: wrong answer for inputs"):
+        check(wrong)
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_a_function_that_forgets_return_gets_the_wrong_answer_message(name: str) -> None:
+    check = getattr(exercises, f"check_{name}")
+    with pytest.raises(AssertionError, match=f"^{name}: wrong answer for inputs") as failure:
+        check(forgets_return)
+    assert "return" in str(failure.value)  # the hint: None usually means a missing return
