@@ -3,15 +3,22 @@
 ``Architecture`` is the ``StepByStep`` class of Godoy's "Deep Learning with PyTorch
 Step-by-Step", renamed as in the slides, with the same public names (``set_loaders``,
 ``train``, ``predict``, ``correct``, ``loader_apply``, ``statistics_per_channel``,
-``make_normalizer``, ...).  It fixes two defects of the slides' version: ``correct`` builds no
-autograd graph and leaves the model in the mode it found it, and ``make_normalizer`` can give
-the exact (pooled) standard deviation of the data set as well as the slides' approximation.
+``make_normalizer``, ...).  It stays a training loop a student can read in one sitting: what
+later chapters add plugs in through callbacks (``rpslib.callbacks``), and the statistics,
+checkpoints and random-number states live in modules of their own (``rpslib.stats``,
+``rpslib.checkpoints``, ``rpslib.seeding``).
+
+It fixes defects of the slides' version: each step zeroes the gradients *before* its forward
+pass (a gradient left behind by anything else never leaks into training); training in parts
+gives the same run as training at once, also across a checkpoint; ``correct`` builds no
+autograd graph and leaves the model in the mode it found it; checkpoints are written
+atomically and checked when loaded.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,11 +29,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
-from torchvision.transforms import Normalize
 
-from rpslib import plots
+from rpslib import checkpoints, plots, stats
+from rpslib.callbacks import Callback
 from rpslib.progress import progress as progress_bar
 from rpslib.runtime import default_device, deterministic_cudnn, torch_threads
+from rpslib.seeding import RNGState, get_rng_state, seed_everything, set_rng_state
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -41,6 +49,8 @@ class Architecture:
         losses, val_losses: mean training / validation loss of each epoch so far
             (``val_losses`` stays empty without a validation loader).
         total_epochs: the number of epochs trained so far.
+        callbacks: ``rpslib.callbacks.Callback`` objects called at each training event
+            (see ``add_callback``).
 
     Example::
 
@@ -67,6 +77,10 @@ class Architecture:
         self.val_losses: list[float] = []
         self.total_epochs = 0
 
+        # Where the random numbers stand between train() calls (None: train has not started)
+        self._rng_state: RNGState | None = None
+        self.callbacks: list[Callback] = []
+
     def __repr__(self) -> str:
         return (
             f"Architecture(model={type(self.model).__name__}, "
@@ -75,8 +89,8 @@ class Architecture:
             f"total_epochs={self.total_epochs})"
         )
 
-    def to(self, device: str | torch.device) -> None:
-        """Use ``device`` (e.g. ``"cpu"``) from now on, and move the model there.
+    def to(self, device: str | torch.device) -> Architecture:
+        """Use ``device`` (e.g. ``"cpu"``) from now on, move the model there; return ``self``.
 
         Introduced in chapter 2.
         """
@@ -87,6 +101,7 @@ class Architecture:
             for key, value in state.items():
                 if isinstance(value, Tensor) and key != "step":
                     state[key] = value.to(self.device)
+        return self
 
     def set_loaders(self, train_loader: DataLoader[Any],
                     val_loader: DataLoader[Any] | None = None) -> None:
@@ -100,29 +115,65 @@ class Architecture:
     def set_seed(self, seed: int = 42) -> None:
         """Seed torch, numpy and ``random`` (and the training loader's own generator, if any).
 
-        ``train`` calls it, so the same seed gives the same shuffling, the same dropout masks
-        and therefore the same losses (``train`` also makes cuDNN deterministic while it runs,
-        and restores its flags afterwards).
+        The next ``train`` call starts from this seed: the same seed gives the same shuffling,
+        the same dropout masks and therefore the same losses (``train`` also makes cuDNN
+        deterministic while it runs, and restores its flags afterwards).
 
         Introduced in chapter 2.
         """
-        torch.manual_seed(seed)  # also seeds every GPU
-        np.random.seed(seed)  # noqa: NPY002 (seeds the legacy np.random.* functions)
-        random.seed(seed)
+        seed_everything(seed, self._loader_generator())
+        self._rng_state = get_rng_state(self._loader_generator())
+
+    def rng_state(self) -> RNGState | None:
+        """Where the random numbers of training stand (``None`` before any seeding).
+
+        ``train`` carries on from this state; checkpoints save it (see ``rpslib.seeding``).
+        """
+        return self._rng_state
+
+    def set_rng_state(self, state: RNGState | None) -> None:
+        """Make the next ``train`` call carry on from ``state`` (``None``: seed 42 afresh)."""
+        self._rng_state = state
+
+    def _loader_generator(self) -> torch.Generator | None:
+        """The training loader's own generator, if it was built with ``generator=``."""
         # A loader built with DataLoader(..., generator=g) shuffles with g, not torch's seed
         generator = getattr(getattr(self.train_loader, "sampler", None), "generator", None)
-        if isinstance(generator, torch.Generator):
-            generator.manual_seed(seed)
+        return generator if isinstance(generator, torch.Generator) else None
+
+    # ---------------------------------------------------------------------------- callbacks
+
+    def add_callback(self, callback: Callback) -> Callback:
+        """Call ``callback`` at every training event from now on; returns it.
+
+        See ``rpslib.callbacks`` for the events.  ``remove_callback`` takes it off again.
+        """
+        if callback not in self.callbacks:
+            self.callbacks.append(callback)
+        return callback
+
+    def remove_callback(self, callback: Callback) -> None:
+        """Stop calling ``callback`` (nothing happens if it was not added)."""
+        if callback in self.callbacks:
+            self.callbacks.remove(callback)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        """Call ``event`` (e.g. ``"on_step_end"``) on every callback, in the order added."""
+        for callback in list(self.callbacks):
+            getattr(callback, event)(self, *args)
 
     # ----------------------------------------------------------------------------- training
 
     def _train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """One gradient-descent step on a mini-batch; returns its (detached) loss."""
+        self.optimizer.zero_grad()  # Step 0: clear the gradients (also any left from before)
+        self._fire("on_step_begin")
         yhat = self.model(x)  # Step 1: forward pass, the predictions
         loss = self.loss_fn(yhat, y)  # Step 2: the loss
         loss.backward()  # Step 3: the gradients
-        self.optimizer.step()  # Step 4: update the parameters...
-        self.optimizer.zero_grad()  # ...and clear the gradients for the next step
+        self._fire("on_after_backward", loss.detach())
+        self.optimizer.step()  # Step 4: update the parameters
+        self._fire("on_step_end", loss.detach())
         return loss.detach()
 
     def _val_step(self, x: Tensor, y: Tensor) -> Tensor:
@@ -143,15 +194,21 @@ class Architecture:
             raise ValueError("the data loader gave no mini-batches: is its dataset empty?")
         return torch.stack(batch_losses).mean().item()
 
-    def train(self, n_epochs: int, seed: int = 42, progress: bool | None = None,
+    def train(self, n_epochs: int, seed: int | None = None, progress: bool | None = None,
               num_threads: int | None = 1) -> None:
         """Train for ``n_epochs`` epochs, validating after each one if there is a val_loader.
 
         Appends each epoch's mean mini-batch loss to ``losses`` (and ``val_losses``).
 
+        The random numbers (shuffling, dropout masks) follow one rule: ``seed`` starts them
+        afresh, and a call without ``seed`` carries on where the previous call stopped (the
+        very first call starts from seed 42).  So ``train(2)`` then ``train(2)`` gives the same
+        losses as ``train(4)``, the same seed gives the same run, and a run resumed from a
+        checkpoint continues as if it had never stopped.
+
         Args:
             n_epochs: number of passes over the training loader.
-            seed: passed to ``set_seed`` first, so the same seed gives the same losses.
+            seed: start the random numbers from this seed (``set_seed``); ``None``: carry on.
             progress: show a progress bar over the epochs (``None``: unless the environment
                 variable ``RPSLIB_PROGRESS=0``).
             num_threads: CPU threads torch computes with while training (on the CPU only;
@@ -162,23 +219,56 @@ class Architecture:
         """
         if self.train_loader is None:
             raise ValueError("no training data: call set_loaders(train_loader, val_loader) first")
-        self.set_seed(seed)
+        if seed is not None or self._rng_state is None:
+            self.set_seed(42 if seed is None else seed)
+        else:  # carry on where the last call (or the loaded checkpoint) stopped
+            set_rng_state(self._rng_state, self._loader_generator())
         on_cpu = torch.device(self.device).type == "cpu"
         disable = None if progress is None else not progress
-        with torch_threads(num_threads if on_cpu else None), deterministic_cudnn(), \
-                progress_bar(range(n_epochs), disable=disable, desc="Epochs", unit="epoch") as bar:
-            for _ in bar:
-                # Training: the model in train mode (dropout on), updating the parameters
-                self.model.train()
-                self.losses.append(self._mini_batch(validation=False))
-                postfix = {"loss": f"{self.losses[-1]:.4f}"}
-                # Validation: eval mode, no gradients
-                if self.val_loader is not None:
-                    with self._evaluating():
-                        self.val_losses.append(self._mini_batch(validation=True))
-                    postfix["val_loss"] = f"{self.val_losses[-1]:.4f}"
-                self.total_epochs += 1  # counted once the epoch is complete
-                bar.set_postfix(postfix, refresh=False)  # drawn with the next tick
+        try:
+            with torch_threads(num_threads if on_cpu else None), deterministic_cudnn(), \
+                    progress_bar(range(n_epochs), disable=disable, desc="Epochs",
+                                 unit="epoch") as bar:
+                self._fire("on_train_begin")
+                for _ in bar:
+                    loss, val_loss = self._epoch()
+                    postfix = {"loss": f"{loss:.4f}"}
+                    if val_loss is not None:
+                        postfix["val_loss"] = f"{val_loss:.4f}"
+                    bar.set_postfix(postfix, refresh=False)  # drawn with the next tick
+                    self._fire("on_epoch_end", loss, val_loss)
+        finally:
+            # where the next call carries on, even if this one failed or was interrupted
+            self._rng_state = get_rng_state(self._loader_generator())
+            self._release_callbacks()
+
+    def _epoch(self) -> tuple[float, float | None]:
+        """Train one epoch, then validate; record both losses together (kept in step)."""
+        self.model.train()  # train mode: dropout on, updating the parameters
+        loss = self._mini_batch(validation=False)
+        val_loss: float | None = None
+        try:
+            if self.val_loader is not None:
+                with self._evaluating():  # eval mode, no gradients
+                    val_loss = self._mini_batch(validation=True)
+        finally:
+            # the epoch was trained either way: it counts (a failed validation reads NaN)
+            self.losses.append(loss)
+            if self.val_loader is not None:
+                self.val_losses.append(math.nan if val_loss is None else val_loss)
+            self.total_epochs += 1
+        return loss, val_loss
+
+    def _release_callbacks(self) -> None:
+        """``on_train_end`` on every callback, even if one of them fails (then re-raise)."""
+        errors = []
+        for callback in list(self.callbacks):
+            try:
+                callback.on_train_end(self)
+            except Exception as err:  # every callback must get its call
+                errors.append(err)
+        if errors:
+            raise errors[0]
 
     # --------------------------------------------------------------------------- evaluation
 
@@ -254,103 +344,12 @@ class Architecture:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     # ------------------------------------------------------------------- data set statistics
+    # The slides' names for rpslib.stats (introduced in chapter 1), e.g. arch.loader_apply
 
-    @staticmethod
-    def loader_apply(loader: DataLoader[Any], func: Callable[[Tensor, Tensor], Tensor],
-                     reduction: str = "sum") -> Tensor:
-        """Apply ``func(x, y)`` to every mini-batch and reduce the results over mini-batches.
-
-        Args:
-            loader: gives (x, y) mini-batches.
-            func: returns a tensor of the same shape for every mini-batch, e.g.
-                ``statistics_per_channel`` (3, C) or ``arch.correct`` (n_classes, 2).
-            reduction: ``"sum"`` or ``"mean"`` over the mini-batches.
-
-        Returns:
-            A tensor of the shape ``func`` returns.
-
-        Introduced in chapter 1.
-        """
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
-        # (n_batches, *shape of one result)
-        results = torch.stack([func(x, y) for x, y in loader], dim=0)
-        if reduction == "sum":
-            return results.sum(dim=0)
-        if not results.is_floating_point():
-            results = results.float()
-        return results.mean(dim=0)
-
-    @staticmethod
-    def statistics_per_channel(images: Tensor, labels: Tensor) -> Tensor:
-        """Per-channel sums over a mini-batch of images (N, C, H, W), as the slides use them.
-
-        Returns:
-            A (3, C) tensor; column c is channel c:
-            row 0: the number of images N (the same in every column),
-            row 1: the sum over images of each image's mean pixel value,
-            row 2: the sum over images of each image's standard deviation (unbiased, as
-            ``torch.std``).
-            ``labels`` is not used; it is there so ``loader_apply`` can call this.
-
-        Introduced in chapter 1.
-        """
-        n_samples, n_channels = images.shape[:2]
-        # (N, C, H * W): the pixels of each image, channel by channel
-        flat = images.reshape(n_samples, n_channels, -1)
-        means = flat.mean(dim=2)  # (N, C)
-        stds = flat.std(dim=2)  # (N, C)
-        counts = torch.full((n_channels,), float(n_samples), dtype=means.dtype,
-                            device=means.device)
-        return torch.stack([counts, means.sum(dim=0), stds.sum(dim=0)], dim=0)
-
-    @staticmethod
-    def moments_per_channel(images: Tensor, labels: Tensor) -> Tensor:
-        """Per-channel pixel count, sum and sum of squares of a mini-batch (N, C, H, W).
-
-        Returns:
-            A float64 (3, C) tensor: row 0 the number of pixels N * H * W, row 1 the sum of the
-            pixel values, row 2 the sum of their squares.  Summed over all mini-batches (with
-            ``loader_apply``) they give the exact mean and std of the whole data set.
-            ``labels`` is not used.
-
-        Introduced in chapter 1.
-        """
-        n_samples, n_channels = images.shape[:2]
-        # (N, C, H * W) in float64, so sums over a whole data set stay exact enough
-        flat = images.reshape(n_samples, n_channels, -1).double()
-        counts = torch.full((n_channels,), float(flat.shape[0] * flat.shape[2]),
-                            dtype=flat.dtype, device=flat.device)
-        return torch.stack([counts, flat.sum(dim=(0, 2)), (flat**2).sum(dim=(0, 2))], dim=0)
-
-    @staticmethod
-    def make_normalizer(loader: DataLoader[Any], pooled: bool = False) -> Normalize:
-        """A ``Normalize(mean, std)`` transform with the per-channel statistics of the loader.
-
-        The mean is the same either way (every image has the same number of pixels).  The
-        std is not:
-
-        - ``pooled=False`` (the slides): the average of the per-image standard deviations.  It
-          ignores how much the images differ from one another (a dark and a bright image), so
-          it is smaller than the data set's std: good enough to bring the inputs near unit
-          scale, but not the data set's std.
-        - ``pooled=True``: the exact std of all the pixel values of the channel, over all
-          images (population std, dividing by the number of pixels).
-
-        Introduced in chapter 1.
-        """
-        if pooled:
-            n_pixels, sums, sums_of_squares = Architecture.loader_apply(
-                loader, Architecture.moments_per_channel)
-            mean = sums / n_pixels
-            # variance = E[x^2] - E[x]^2 (in float64; clamped at 0 against rounding)
-            std = (sums_of_squares / n_pixels - mean**2).clamp(min=0).sqrt()
-        else:
-            n_images, sum_means, sum_stds = Architecture.loader_apply(
-                loader, Architecture.statistics_per_channel)
-            mean = sum_means / n_images
-            std = sum_stds / n_images
-        return Normalize(mean=mean.float().cpu(), std=std.float().cpu())
+    loader_apply = staticmethod(stats.loader_apply)
+    statistics_per_channel = staticmethod(stats.statistics_per_channel)
+    moments_per_channel = staticmethod(stats.moments_per_channel)
+    make_normalizer = staticmethod(stats.make_normalizer)
 
     # -------------------------------------------------------------------------------- plots
 
@@ -384,31 +383,21 @@ class Architecture:
     # -------------------------------------------------------------------------- checkpoints
 
     def save_checkpoint(self, filename: str | os.PathLike[str]) -> None:
-        """Save what resuming training needs: epochs, model, optimizer and losses.
+        """Save what resuming training needs: epochs, model, optimizer, losses, random state.
+
+        Atomic: a failed save never destroys an earlier file (see ``rpslib.checkpoints``).
 
         Introduced in chapter 2.
         """
-        checkpoint = {
-            "epoch": self.total_epochs,
-            "model_state_dict": self.model.state_dict(),
-            "optimizer_state_dict": self.optimizer.state_dict(),
-            "losses": self.losses,
-            "val_losses": self.val_losses,
-        }
-        torch.save(checkpoint, filename)
+        checkpoints.save_checkpoint(self, filename)
 
     def load_checkpoint(self, filename: str | os.PathLike[str]) -> None:
         """Restore a ``save_checkpoint`` file into this model and optimizer, in train mode.
 
-        The model and the optimizer must be built as the saved ones were.
+        The model and the optimizer must be built as the saved ones were; otherwise, or if the
+        file is damaged, ``CheckpointError`` says why and nothing is changed.  ``train``
+        then carries on as if the run had never stopped.
 
         Introduced in chapter 2.
         """
-        # weights_only=True: load tensors and plain values only, never run pickled code
-        checkpoint = torch.load(filename, weights_only=True, map_location=self.device)
-        self.model.load_state_dict(checkpoint["model_state_dict"])
-        self.optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
-        self.total_epochs = checkpoint["epoch"]
-        self.losses = list(checkpoint["losses"])
-        self.val_losses = list(checkpoint["val_losses"])
-        self.model.train()  # always resume in train mode
+        checkpoints.load_checkpoint(self, filename)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from rpslib.callbacks import Callback
 from rpslib.models import CNN2
 from rpslib.trainer import Architecture
 
@@ -157,13 +158,12 @@ def test_train_restores_cudnn_flags() -> None:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
         arch = make_arch()
         seen = []
-        step = arch._train_step
 
-        def spy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            seen.append((torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark))
-            return step(x, y)
+        class Spy(Callback):
+            def on_step_begin(self, arch: Architecture) -> None:
+                seen.append((torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark))
 
-        arch._train_step = spy  # type: ignore[method-assign]
+        arch.add_callback(Spy())
         arch.train(1, progress=False)
         assert set(seen) == {(True, False)}
         assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark
@@ -368,3 +368,128 @@ def test_on_the_gpu(tmp_path: Path) -> None:
         again.train(2, seed=3, progress=False)
         runs.append((again.losses, again.val_losses))
     assert runs[0] == runs[1]
+
+
+# ----------------------------------------------------------- gradients, parts, resuming
+
+
+def textbook_run(init_seed: int, seed: int, n_epochs: int, stale_gradient: bool
+                 ) -> tuple[list[float], nn.Module]:
+    """The textbook loop (zero_grad, forward, backward, step) on 60 images, batches of 16."""
+    torch.manual_seed(init_seed)
+    model = CNN2(n_feature=5, p=0.3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x, y = learnable_data(60)
+    if stale_gradient:  # a reader's manual backward() before training: zero_grad clears it
+        model(x).sum().backward()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)  # last batch: 12
+    torch.manual_seed(seed)
+    losses = []
+    for _ in range(n_epochs):
+        model.train()
+        batch_losses = []
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            batch_losses.append(loss.item())
+        losses.append(float(np.mean(batch_losses)))
+    return losses, model
+
+
+def arch_60(init_seed: int = 0) -> Architecture:
+    torch.manual_seed(init_seed)
+    model = CNN2(n_feature=5, p=0.3)
+    arch = Architecture(model, nn.CrossEntropyLoss(),
+                        torch.optim.Adam(model.parameters(), lr=1e-2)).to("cpu")
+    x, y = learnable_data(60)
+    arch.set_loaders(DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True))
+    return arch
+
+
+def test_a_gradient_left_behind_does_not_leak_into_training() -> None:
+    expected, model = textbook_run(init_seed=0, seed=5, n_epochs=2, stale_gradient=True)
+    arch = arch_60(init_seed=0)
+    x, _ = learnable_data(60)
+    arch.model(x).sum().backward()  # a stale gradient, as a hooks demo would leave
+    arch.train(2, seed=5, progress=False)
+    assert arch.losses == pytest.approx(expected, rel=1e-6)
+    for ours, theirs in zip(arch.model.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_training_in_parts_equals_training_at_once() -> None:
+    at_once, in_parts = make_arch(), make_arch()
+    at_once.train(4, seed=3, progress=False)
+    in_parts.train(2, seed=3, progress=False)
+    torch.rand(1000)  # anything random in between (a figure, another model) changes nothing
+    in_parts.train(2, progress=False)
+    assert in_parts.losses == at_once.losses and in_parts.val_losses == at_once.val_losses
+    for ours, theirs in zip(in_parts.model.parameters(), at_once.model.parameters(),
+                            strict=True):
+        assert torch.equal(ours, theirs)
+
+
+def test_in_parts_with_the_loaders_own_generator_and_the_default_seed() -> None:
+    at_once = make_arch(generator=torch.Generator().manual_seed(1))
+    in_parts = make_arch(generator=torch.Generator().manual_seed(2))
+    at_once.train(3, progress=False)  # first call without a seed: seed 42
+    in_parts.train(1, progress=False)
+    in_parts.train(2, progress=False)
+    assert in_parts.losses == at_once.losses
+
+
+def test_a_new_seed_starts_afresh() -> None:
+    first, second = make_arch(), make_arch()
+    first.train(2, seed=3, progress=False)
+    first.train(2, seed=3, progress=False)  # the same two epochs' randomness again
+    second.train(2, seed=3, progress=False)
+    second.set_seed(3)
+    second.train(2, progress=False)
+    assert first.losses == second.losses
+
+
+def test_a_resumed_run_continues_as_if_uninterrupted(tmp_path: Path) -> None:
+    uninterrupted = make_arch(init_seed=0)
+    uninterrupted.train(4, seed=11, progress=False)
+    first_half = make_arch(init_seed=0)
+    first_half.train(2, seed=11, progress=False)
+    first_half.save_checkpoint(tmp_path / "half.pth")
+    torch.manual_seed(1234)  # a new kernel: the random state is whatever it is
+    resumed = make_arch(init_seed=99)
+    resumed.load_checkpoint(tmp_path / "half.pth")
+    resumed.train(2, progress=False)
+    assert resumed.losses == uninterrupted.losses
+    assert resumed.val_losses == uninterrupted.val_losses
+    for ours, theirs in zip(resumed.model.parameters(), uninterrupted.model.parameters(),
+                            strict=True):
+        assert torch.equal(ours, theirs)
+
+
+def test_to_returns_the_trainer() -> None:
+    arch = make_arch()
+    assert arch.to("cpu") is arch
+
+
+class FailingLoader:
+    """A validation 'loader' whose second pass fails (a wrong image size, say)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y, self.passes = x, y, 0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.passes += 1
+        if self.passes == 2:
+            yield self.x[:, :, :20, :20], self.y  # CNN2 cannot take 20x20 images
+        yield self.x, self.y
+
+
+def test_a_failing_validation_keeps_the_losses_in_step() -> None:
+    arch = make_arch()
+    x, y = learnable_data(16)
+    arch.val_loader = FailingLoader(x, y)  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="3x20x20"):
+        arch.train(3, progress=False)
+    assert len(arch.losses) == len(arch.val_losses) == arch.total_epochs == 2
+    assert np.isnan(arch.val_losses[1]) and not np.isnan(arch.val_losses[0])

@@ -1,0 +1,159 @@
+"""Checkpoints: save a training run to a file and resume it, safely.
+
+``Architecture.save_checkpoint`` and ``load_checkpoint`` delegate here.  Compared with the
+slides' version:
+
+- saving is atomic: the file is written under a temporary name and renamed only when it is
+  complete, so a failed save (a full disk, Ctrl-C) never destroys the previous checkpoint;
+- a checkpoint also records where the random-number generators stand, so a resumed run
+  continues as if it had never stopped (the same shuffles, the same dropout masks);
+- loading checks the file first: one that is truncated, is not a checkpoint, or was saved
+  from another model or optimizer raises ``CheckpointError`` naming the file and the mismatch,
+  and leaves the model and the optimizer exactly as they were.
+
+Introduced in chapter 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from rpslib.trainer import Architecture
+
+__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+
+REQUIRED = ("epoch", "model_state_dict", "optimizer_state_dict", "losses", "val_losses")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded into this model and optimizer.
+
+    Introduced in chapter 2.
+    """
+
+
+def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Path:
+    """Write what resuming ``arch``'s training needs to ``filename``, atomically.
+
+    Saves the epoch count, the model's and the optimizer's state dicts (and their class
+    names, to check them on loading), the losses, and the random-number state.
+    """
+    path = Path(filename)
+    checkpoint = {
+        "epoch": arch.total_epochs,
+        "model_class": type(arch.model).__name__,
+        "model_state_dict": arch.model.state_dict(),
+        "optimizer_class": type(arch.optimizer).__name__,
+        "optimizer_state_dict": arch.optimizer.state_dict(),
+        "losses": list(arch.losses),
+        "val_losses": list(arch.val_losses),
+        "rng_state": arch.rng_state(),
+    }
+    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)  # the previous file is replaced only by a complete one
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> None:
+    """Restore a ``save_checkpoint`` file into ``arch``, or raise and change nothing.
+
+    Raises:
+        CheckpointError: the file is truncated or not a checkpoint, or its model or optimizer
+            differs from ``arch``'s (class, parameter names or shapes, parameter groups).
+        FileNotFoundError: there is no such file.
+    """
+    path = Path(filename)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file {path}")
+    try:
+        # weights_only=True: load tensors and plain values only, never run pickled code
+        checkpoint = torch.load(path, weights_only=True, map_location=arch.device)
+    except Exception as err:  # a truncated zip, a pickle of something else, ...
+        raise CheckpointError(
+            f"cannot read the checkpoint {path}: {type(err).__name__}: {_first_line(err)}. "
+            f"The file is damaged (an interrupted copy?) or was not written by "
+            f"save_checkpoint.") from err
+    _check(checkpoint, arch, path)
+
+    # Checked: now load, and put everything back if loading still fails halfway
+    model_before = {k: v.clone() for k, v in arch.model.state_dict().items()}
+    optimizer_before = _clone(arch.optimizer.state_dict())
+    try:
+        arch.model.load_state_dict(checkpoint["model_state_dict"])
+        arch.optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+    except Exception as err:
+        arch.model.load_state_dict(model_before)
+        arch.optimizer.load_state_dict(optimizer_before)
+        raise CheckpointError(f"cannot load the checkpoint {path} into this model and "
+                              f"optimizer: {_first_line(err)}; nothing was changed.") from err
+    arch.total_epochs = int(checkpoint["epoch"])
+    arch.losses = [float(v) for v in checkpoint["losses"]]
+    arch.val_losses = [float(v) for v in checkpoint["val_losses"]]
+    arch.set_rng_state(checkpoint.get("rng_state"))
+    arch.model.train()  # always resume in train mode
+
+
+def _check(checkpoint: Any, arch: Architecture, path: Path) -> None:
+    """Raise ``CheckpointError`` naming the first way ``checkpoint`` does not fit ``arch``."""
+    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in REQUIRED):
+        keys = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint: it "
+                              f"holds {keys}, expected the keys {list(REQUIRED)}.")
+    for what, ours in (("model", arch.model), ("optimizer", arch.optimizer)):
+        saved_class = checkpoint.get(f"{what}_class")
+        if saved_class is not None and saved_class != type(ours).__name__:
+            raise CheckpointError(f"{path} holds a {saved_class} {what}, this Architecture has "
+                                  f"a {type(ours).__name__}: build the {what} as it was saved.")
+    problem = _model_mismatch(checkpoint["model_state_dict"], arch.model.state_dict())
+    if problem is None:
+        problem = _optimizer_mismatch(checkpoint["optimizer_state_dict"],
+                                      arch.optimizer.state_dict())
+    if problem is not None:
+        raise CheckpointError(f"{path} was saved from another model or optimizer: {problem}. "
+                              f"Build them as they were when the checkpoint was saved.")
+
+
+def _model_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> str | None:
+    missing, unexpected = sorted(set(ours) - set(saved)), sorted(set(saved) - set(ours))
+    if missing or unexpected:
+        return f"parameters missing from the file {missing}, not in this model {unexpected}"
+    for name, tensor in ours.items():
+        if tuple(saved[name].shape) != tuple(tensor.shape):
+            return (f"{name} has shape {tuple(saved[name].shape)} in the file, "
+                    f"{tuple(tensor.shape)} in this model")
+    return None
+
+
+def _optimizer_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> str | None:
+    saved_sizes = [len(g["params"]) for g in saved.get("param_groups", [])]
+    our_sizes = [len(g["params"]) for g in ours["param_groups"]]
+    if saved_sizes != our_sizes:
+        return (f"the optimizer's parameter groups hold {saved_sizes} parameters in the file, "
+                f"{our_sizes} here")
+    return None
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of a state dict whose tensors are cloned (not shared with the optimizer)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clone(v) for v in value)
+    return value
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
