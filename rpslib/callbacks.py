@@ -16,7 +16,7 @@ Only training steps fire the step events: validation passes never do.  ``on_trai
 in a ``finally`` block, so a callback that attached something (a hook, a changed setting)
 in ``on_train_begin`` can always take it off again.
 
-Introduced in chapter 4 (the learning-rate range test plugs in here).
+The chapters use it from chapter 4 on (the learning-rate range test plugs in here).
 """
 
 from __future__ import annotations
@@ -38,8 +38,6 @@ class Callback:
     ``arch.model``, ``arch.optimizer`` or ``arch.total_epochs``.  Losses are given as the
     trainer has them: a step's loss as a 0-dim tensor (detached; call ``.item()`` only if you
     need the number, since that waits for the GPU), an epoch's mean losses as floats.
-
-    Introduced in chapter 4.
     """
 
     def on_train_begin(self, arch: Architecture) -> None:

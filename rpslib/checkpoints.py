@@ -10,8 +10,6 @@ slides' version:
 - loading checks the file first: one that is truncated, is not a checkpoint, or was saved
   from another model or optimizer raises ``CheckpointError`` naming the file and the mismatch,
   and leaves the model and the optimizer exactly as they were.
-
-Introduced in chapter 2.
 """
 
 from __future__ import annotations
@@ -32,10 +30,7 @@ REQUIRED = ("epoch", "model_state_dict", "optimizer_state_dict", "losses", "val_
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be loaded into this model and optimizer.
-
-    Introduced in chapter 2.
-    """
+    """A checkpoint file that cannot be loaded into this model and optimizer."""
 
 
 def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Path:

@@ -18,8 +18,6 @@ import torch
 
 def default_device() -> str:
     """``"cuda"`` when a GPU is available (as on Colab with a GPU runtime), else ``"cpu"``.
-
-    Introduced in chapter 2.
     """
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -29,8 +27,6 @@ def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` intra-op CPU threads, then restore the previous count.
 
     ``n=None`` leaves the setting alone.
-
-    Introduced in chapter 2.
     """
     if n is None:
         yield
@@ -49,8 +45,6 @@ def deterministic_cudnn() -> Iterator[None]:
 
     On a GPU, cuDNN may otherwise choose convolution algorithms whose results vary from run to
     run, so the same seed would not give the same losses.  On the CPU this changes nothing.
-
-    Introduced in chapter 2.
     """
     cudnn = torch.backends.cudnn
     previous = (cudnn.deterministic, cudnn.benchmark)

@@ -25,10 +25,7 @@ RNGState = dict[str, Any]
 
 
 def seed_everything(seed: int, generator: torch.Generator | None = None) -> None:
-    """Seed torch (CPU and every GPU), numpy, ``random`` and ``generator`` (if given).
-
-    Introduced in chapter 2 (``Architecture.set_seed``).
-    """
+    """Seed torch (CPU and every GPU), numpy, ``random`` and ``generator`` (if given)."""
     torch.manual_seed(seed)  # also seeds every GPU
     np.random.seed(seed)  # noqa: NPY002 (seeds the legacy np.random.* functions)
     random.seed(seed)

@@ -4,9 +4,7 @@
 ``Architecture.make_normalizer``, ...); they live here so the trainer stays a training loop.
 The slides' ``statistics_per_channel`` averages per-image standard deviations, which is
 smaller than the data set's std; ``moments_per_channel`` and ``make_normalizer(pooled=True)``
-give the exact (pooled) one.
-
-Introduced in chapter 1.
+give the exact (pooled) one.  The chapters use them from chapter 1 on.
 """
 
 from __future__ import annotations
@@ -79,8 +77,6 @@ def moments_per_channel(images: Tensor, labels: Tensor) -> Tensor:
         pixel values, row 2 the sum of their squares.  Summed over all mini-batches (with
         ``loader_apply``) they give the exact mean and std of the whole data set.
         ``labels`` is not used.
-
-    Introduced in chapter 1.
     """
     n_samples, n_channels = images.shape[:2]
     # (N, C, H * W) in float64, so sums over a whole data set stay exact enough
