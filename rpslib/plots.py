@@ -2,7 +2,8 @@
 
 They never call ``plt.show()`` and never change matplotlib's global style (no
 ``plt.style.use``, no ``rcParams``); pass ``ax`` (or ``axs``) to draw into axes of your own
-figure.
+figure.  Choosing what a figure shows (``pick_mistakes``) is computation, kept apart from the
+drawing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
@@ -180,6 +182,42 @@ def plot_images(images: Tensor | np.ndarray, labels: Tensor | Sequence[int],
             color = "black" if preds[i] == labels[i] else "tab:red"
         ax.set_title(title, fontsize=9, color=color)
     return fig
+
+
+def pick_mistakes(labels: Tensor | Sequence[int], predictions: Tensor | Sequence[int],
+                  per_cell: int = 3, seed: int = 0) -> Tensor:
+    """Indices of a few mistakes from every off-diagonal cell of the confusion matrix.
+
+    Args:
+        labels: (N,) true class indices.
+        predictions: (N,) predicted class indices.
+        per_cell: how many mistakes to take from each (true, predicted) cell; a cell with
+            fewer gives all of its mistakes, an empty cell none.
+        seed: which mistakes of a cell are taken: a random choice (``torch.randperm`` with
+            ``torch.Generator().manual_seed(seed)``), the same on every run.
+
+    Returns:
+        (M,) int64 indices into ``labels``, cell after cell, row by row (true class, then
+        predicted class); M is at most ``per_cell`` times the number of off-diagonal cells.
+        Pass them to ``plot_images`` with the predictions to title each "true -> predicted".
+
+    Introduced in chapter 2.
+    """
+    labels = torch.as_tensor(labels).cpu().flatten()
+    predictions = torch.as_tensor(predictions).cpu().flatten()
+    if len(labels) != len(predictions):
+        raise ValueError(f"labels and predictions must have the same length, got {len(labels)} "
+                         f"and {len(predictions)}: one prediction per image")
+    if per_cell < 0:
+        raise ValueError(f"per_cell must be 0 or more, got {per_cell}")
+    generator = torch.Generator().manual_seed(seed)
+    wrong = labels != predictions
+    picks = [torch.empty(0, dtype=torch.long)]
+    for true, predicted in sorted(set(zip(labels[wrong].tolist(), predictions[wrong].tolist(),
+                                          strict=True))):
+        cell = ((labels == true) & (predictions == predicted)).nonzero().flatten()
+        picks.append(cell[torch.randperm(len(cell), generator=generator)[:per_cell]])
+    return torch.cat(picks)
 
 
 def plot_samples(dataset: Sequence[tuple[object, int]], n_per_class: int = 6,

@@ -108,3 +108,35 @@ def test_plot_samples_shows_each_class(tiny_rps: tuple[Path, Path]) -> None:
     fig = plot_samples(ImageFolder(tiny_rps[0]), n_per_class=2, size=30)
     assert len(fig.axes) == 6 and all(ax.images for ax in fig.axes)
     assert [fig.axes[i].get_ylabel() for i in (0, 2, 4)] == ["paper", "rock", "scissors"]
+
+
+def test_pick_mistakes_takes_a_few_from_every_off_diagonal_cell() -> None:
+    from rpslib.plots import pick_mistakes
+
+    # cells (true, predicted): (0, 1) has 5 mistakes, (0, 2) one, (2, 0) four, the rest none
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 0, 1, 2])
+    predictions = torch.tensor([1, 1, 1, 1, 1, 2, 1, 1, 0, 0, 0, 0, 0, 1, 2])
+    picked = pick_mistakes(labels, predictions, per_cell=2, seed=0)
+    assert picked.dtype == torch.long
+    cells = [(int(labels[k]), int(predictions[k])) for k in picked]
+    assert cells == [(0, 1), (0, 1), (0, 2), (2, 0), (2, 0)]  # row by row; short cell: all
+    assert len(set(picked.tolist())) == len(picked)
+    assert torch.equal(pick_mistakes(labels, predictions, per_cell=2, seed=0), picked)
+    draws = {tuple(pick_mistakes(labels, predictions, per_cell=2, seed=s)[:2].tolist())
+             for s in range(10)}
+    assert len(draws) > 1, "the seed chooses which mistakes of a cell show"
+    everything = pick_mistakes(labels, predictions, per_cell=10)
+    assert sorted(everything.tolist()) == (labels != predictions).nonzero().flatten().tolist()
+
+
+def test_pick_mistakes_without_mistakes_and_bad_input() -> None:
+    from rpslib.plots import pick_mistakes
+
+    right = torch.tensor([0, 1, 2])
+    none = pick_mistakes(right, right)
+    assert none.dtype == torch.long and none.shape == (0,)
+    assert pick_mistakes([0, 1], [1, 0], per_cell=0).shape == (0,)
+    with pytest.raises(ValueError, match="same length"):
+        pick_mistakes(torch.tensor([0, 1]), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="per_cell"):
+        pick_mistakes(right, right, per_cell=-1)
