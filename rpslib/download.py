@@ -12,7 +12,11 @@ downloads them, checks their size and sha256, and extracts them safely:
   ``..``, no symbolic links, nothing outside the expected folder), then the archive is
   extracted into a temporary folder and moved into place in one step;
 - when both folders are in place, a marker (``.rps-complete.json``) records the checked
-  sha256s, so later calls return at once without hashing 230 MB again.
+  sha256s, so later calls return at once without hashing 230 MB again, and without writing
+  anything (a read-only copy works);
+- the temporary files of a killed run are removed by the next one (under the folder lock, so
+  never those of a run still going); a full disk raises ``NotEnoughSpaceError``, naming the
+  folder and the space needed (about twice the archives: they and their images).
 
 Without a network, use the generated dataset instead (``rpslib.data.generate_rps`` or
 ``get_rps(source="synthetic")``). A classroom can serve the archives from its own mirror
@@ -28,6 +32,7 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import stat
 import tempfile
 import urllib.error
@@ -41,7 +46,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import BinaryIO
 
-from rpslib.folders import locked
+from rpslib.folders import is_disk_full, locked, not_enough_space, remove_leftovers
 from rpslib.progress import progress as progress_bar
 
 __all__ = [
@@ -137,8 +142,10 @@ def download_rps(root: str | os.PathLike[str], base_url: str | None = None,
 
     Raises:
         DownloadError: the server could not be reached, answered an error, sent too few
-            bytes, or an archive holds an unsafe member.
+            bytes, the connection broke, or an archive holds an unsafe member.
         ChecksumError: an archive's sha256 is wrong (downloaded or already on disk).
+        NotEnoughSpaceError: the disk filled up (verified archives are kept, nothing else).
+        FolderNotWritableError: ``root`` is read-only and the set there is not complete.
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -146,16 +153,24 @@ def download_rps(root: str | os.PathLike[str], base_url: str | None = None,
     folders = (root / ARCHIVES["train"].folder, root / ARCHIVES["test"].folder)
     if is_complete(root):
         return folders
-    with locked(root):  # a second kernel waits here, then finds the data ready
+    with locked(root, "downloading the real images"):  # a second kernel waits here
         if is_complete(root):
             return folders
         (root / MARKER_NAME).unlink(missing_ok=True)  # nothing counts as done until we say so
+        remove_leftovers(root, ".extract-*", f"{MARKER_NAME}.part-*")  # of a killed run
+        remove_leftovers(root / ARCHIVE_DIR, "*.part-*")
         base = DEFAULT_BASE_URL if base_url is None else base_url
-        zips = {name: _ensure_archive(root / ARCHIVE_DIR, archive, base, timeout, progress)
-                for name, archive in ARCHIVES.items()}
-        for name, archive in ARCHIVES.items():
-            safe_extract(zips[name], root, archive.folder)
-        _write_marker(root)
+        try:
+            zips = {name: _ensure_archive(root / ARCHIVE_DIR, archive, base, timeout, progress)
+                    for name, archive in ARCHIVES.items()}
+            for name, archive in ARCHIVES.items():
+                safe_extract(zips[name], root, archive.folder)
+            _write_marker(root)
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            needed = 2 * sum(a.size for a in ARCHIVES.values())  # archives, then their images
+            raise not_enough_space(root, needed, "the real images") from err
     return folders
 
 
@@ -278,9 +293,7 @@ def _download(url: str, out: BinaryIO, *, size: int, timeout: float,
     """Stream ``url`` into ``out``, check the byte count, and return the sha256 (hex)."""
     name = url.rsplit("/", 1)[-1]
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            _check_length(response, url, size)
-            return _stream(response, out, size=size, name=name, progress=progress)
+        response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as err:
         err.close()
         raise DownloadError(
@@ -288,8 +301,11 @@ def _download(url: str, out: BinaryIO, *, size: int, timeout: float,
             f"base_url: it must serve {name} (the default is {DEFAULT_BASE_URL}).") from err
     except urllib.error.URLError as err:
         raise DownloadError(_unreachable(url, timeout, err.reason)) from err
-    except (TimeoutError, ConnectionError, HTTPException) as err:
+    except (TimeoutError, ConnectionError, ssl.SSLError, HTTPException) as err:
         raise DownloadError(_unreachable(url, timeout, err)) from err
+    with response:
+        _check_length(response, url, size)
+        return _stream(response, out, size=size, name=name, progress=progress)
 
 
 def _unreachable(url: str, timeout: float, reason: object) -> str:
@@ -297,6 +313,17 @@ def _unreachable(url: str, timeout: float, reason: object) -> str:
     host = urllib.parse.urlsplit(url).netloc or url
     return (f"could not download {url}: could not reach the server {host} within "
             f"{timeout:g} s ({str(reason) or 'timed out'}); {_OFFLINE_HINT}.")
+
+
+def _read(response: HTTPResponse, name: str, received: int) -> bytes:
+    """The next chunk of the body; a ``DownloadError`` when the connection breaks."""
+    try:
+        return response.read(CHUNK_SIZE)
+    except (OSError, HTTPException) as err:  # a timeout, a reset, an SSL error, ...
+        raise DownloadError(
+            f"the download of {name} was interrupted after {received:,} bytes ({err}); the "
+            f"partial file was deleted. Run it again (a flaky connection?); "
+            f"{_OFFLINE_HINT}.") from err
 
 
 def _check_length(response: HTTPResponse, url: str, size: int) -> None:
@@ -316,7 +343,7 @@ def _stream(response: HTTPResponse, out: BinaryIO, *, size: int, name: str,
     disable = None if progress is None else not progress
     with progress_bar(total=size, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
                       disable=disable) as bar:
-        while chunk := response.read(CHUNK_SIZE):
+        while chunk := _read(response, name, received):
             received += len(chunk)
             if received > size:
                 break

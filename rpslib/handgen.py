@@ -25,6 +25,7 @@ worker processes.  Introduced in chapter 1.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import multiprocessing as mp
@@ -43,7 +44,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from rpslib.download import MARKER_NAME as REAL_MARKER
-from rpslib.folders import locked
+from rpslib.folders import is_disk_full, locked, not_enough_space
 from rpslib.progress import progress
 
 CLASSES: tuple[str, ...] = ("paper", "rock", "scissors")
@@ -413,9 +414,12 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
                  counts: Mapping[str, int] | None = None) -> tuple[Path, Path]:
     """Draw the stand-in dataset into ``root/rps`` and ``root/rps-test-set``.
 
-    Returns the train and test folders.  Does nothing if a complete set is already there.
+    Returns the train and test folders.  Does nothing (and writes nothing: a read-only copy
+    works) if a complete set is already there.
     The images are drawn into a temporary folder and moved into place when all are written,
-    then a marker file is written: an interrupted run leaves nothing that counts as done.
+    then a marker file is written: an interrupted run leaves nothing that counts as done, and
+    the next run removes what it left. A full disk raises ``NotEnoughSpaceError`` (the stand-in
+    takes about 60 MB).
 
     Args:
         root: the folder that receives ``rps/`` and ``rps-test-set/``.
@@ -428,12 +432,29 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
     Introduced in chapter 1.
     """
     root = Path(root)
-    with locked(root):
-        counts = dict(SPLITS if counts is None else counts)
-        if set(counts) != set(SPLITS):
-            raise ValueError(f"counts needs one entry per split {list(SPLITS)}, got {counts}")
-        if is_generated(root, seed, counts):
-            return root / "rps", root / "rps-test-set"
+    counts = dict(SPLITS if counts is None else counts)
+    if set(counts) != set(SPLITS):
+        raise ValueError(f"counts needs one entry per split {list(SPLITS)}, got {counts}")
+    if is_generated(root, seed, counts):  # before the lock: reading takes none
+        return root / "rps", root / "rps-test-set"
+    try:
+        _draw_under_lock(root, seed, workers, progress_bar, counts)
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        sample = io.BytesIO()  # measure one image, so the estimate follows the generator
+        render_indexed(seed, "rps", "rock", 0).save(sample, format="PNG", compress_level=1)
+        needed = (len(sample.getvalue()) + 4096) * len(CLASSES) * sum(counts.values())
+        raise not_enough_space(root, needed, "the generated stand-in") from err
+    return root / "rps", root / "rps-test-set"
+
+
+def _draw_under_lock(root: Path, seed: int, workers: int | None, progress_bar: bool | None,
+                     counts: Mapping[str, int]) -> None:
+    """``generate_rps``'s drawing, under the folder's lock; removes a killed run's leftovers."""
+    with locked(root, "drawing the stand-in"):
+        if is_generated(root, seed, counts):  # another process drew it while we waited
+            return
         if (root / REAL_MARKER).exists():
             raise FileExistsError(f"{root} holds the downloaded real dataset: draw the stand-in "
                                   "into another folder (get_rps keeps them apart)")
@@ -465,4 +486,3 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
             (root / MARKER).write_text(json.dumps(_marker(seed, counts)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return root / "rps", root / "rps-test-set"

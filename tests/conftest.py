@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib
@@ -49,3 +50,70 @@ def full_stand_in() -> tuple[Path, Path]:
         train, test, source = get_rps(source="synthetic")
     assert source == "synthetic"
     return train, test
+
+
+# --- a read-only folder and a small disk, as a classroom meets them ---------------------
+
+
+def _run(*command: str) -> bool:
+    """Run a command quietly; whether it succeeded."""
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def _unmount(path: Path) -> None:
+    if not _run("umount", str(path)):
+        _run("umount", "--lazy", str(path))
+
+
+@pytest.fixture
+def read_only() -> Iterator[Callable[[Path], None]]:
+    """``read_only(folder)`` makes ``folder`` read-only until the test ends.
+
+    Root ignores permissions (and the tests often run as root), so as root the folder becomes
+    a read-only bind mount of itself; otherwise its files lose their write permission. Skips
+    the test where neither works.
+    """
+    mounted: list[Path] = []
+    chmodded: list[tuple[Path, int]] = []
+
+    def make_read_only(folder: Path) -> None:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                chmodded.append((path, path.stat().st_mode))
+                path.chmod(path.stat().st_mode & ~0o222)
+            return
+        if not _run("mount", "--bind", str(folder), str(folder)):
+            pytest.skip("a read-only folder needs `mount --bind` as root (CI has it)")
+        mounted.append(folder)
+        if not _run("mount", "-o", "remount,bind,ro", str(folder)):
+            pytest.skip("a read-only folder needs `mount -o remount,bind,ro` (CI has it)")
+
+    try:
+        yield make_read_only
+    finally:
+        for folder in reversed(mounted):
+            _unmount(folder)
+        for path, mode in reversed(chmodded):
+            path.chmod(mode)
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Callable[[Path, int], None]]:
+    """``small_disk(folder, kib)`` mounts an empty ``kib`` KiB tmpfs on ``folder`` (a full disk).
+
+    Needs root and ``mount`` (CI runs as root); skips the test otherwise.
+    """
+    mounted: list[Path] = []
+
+    def mount(folder: Path, kib: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0 or not _run("mount", "-t", "tmpfs", "-o", f"size={kib}k",
+                                          "tmpfs", str(folder)):
+            pytest.skip("a small disk needs root and `mount -t tmpfs` (CI has both)")
+        mounted.append(folder)
+
+    try:
+        yield mount
+    finally:
+        for folder in reversed(mounted):
+            _unmount(folder)

@@ -2,104 +2,58 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import hashlib
 import io
 import json
 import shutil
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from rpslib import download
 from rpslib.download import (
     MARKER_NAME,
-    Archive,
     ChecksumError,
     DownloadError,
     download_rps,
     is_complete,
     sha256_of,
 )
+from rpslib.folders import NotEnoughSpaceError, locked
+from tests.local_archives import (
+    CLASSES,
+    FILENAMES,
+    Server,
+    leftovers,
+    running,
+    serve_all,
+    ssl_failing_urlopen,
+    tiny_png,
+    use_archives,
+)
 
-CLASSES = ("paper", "rock", "scissors")
-FOLDERS = {"train": "rps", "test": "rps-test-set"}
-FILENAMES = {"train": "rps.zip", "test": "rps-test-set.zip"}
-
-
-# --------------------------------------------------------------------------- a local server
-
-
-@dataclass
-class Route:
-    """What the server answers for one path: a body, and the Content-Length it announces."""
-
-    body: bytes
-    length: int | None = None  # the Content-Length to announce; None: the true length
-    announce: bool = True  # False: send no Content-Length (the body ends when it closes)
-
-
-class Server(ThreadingHTTPServer):
-    """A local HTTP server that records every request path."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.routes: dict[str, Route] = {}
-        self.requests: list[str] = []
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/data/"
-
-    def serve(self, filename: str, body: bytes, length: int | None = None,
-              announce: bool = True) -> None:
-        self.routes[f"/data/{filename}"] = Route(body, length, announce)
-
-
-class Handler(BaseHTTPRequestHandler):
-    """Serves ``server.routes``; 404 for anything else."""
-
-    server: Server
-
-    def do_GET(self) -> None:  # the name http.server calls
-        self.server.requests.append(self.path)
-        route = self.server.routes.get(self.path)
-        if route is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        if route.announce:
-            length = len(route.body) if route.length is None else route.length
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-        self.wfile.write(route.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
+# --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    httpd = Server()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    try:
+    with running() as httpd:
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 @pytest.fixture(autouse=True)
@@ -108,50 +62,15 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(download, "DEFAULT_BASE_URL", "http://127.0.0.1:9/")
 
 
-# --------------------------------------------------------------------------- tiny archives
-
-
 @pytest.fixture(scope="module")
 def png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 4), (200, 120, 40)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def make_zip(path: Path, folder: str, png: bytes,
-             extra: tuple[tuple[zipfile.ZipInfo | str, bytes], ...] = ()) -> Archive:
-    """A zip with two PNGs per class under ``folder/``, plus ``extra`` members at the end."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as archive:
-        for label in CLASSES:
-            for i in range(2):
-                archive.writestr(f"{folder}/{label}/{label}{i}.png", png)
-        for member, data in extra:
-            archive.writestr(member, data)
-    body = path.read_bytes()
-    return Archive(path.name, len(body), hashlib.sha256(body).hexdigest(), folder)
+    return tiny_png()
 
 
 @pytest.fixture
 def archives(tmp_path: Path, png: bytes, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """Two tiny archives; ``ARCHIVES`` is patched to their sizes and sha256s. Name -> bytes."""
     return use_archives(tmp_path, png, monkeypatch)
-
-
-def use_archives(tmp_path: Path, png: bytes, monkeypatch: pytest.MonkeyPatch,
-                 extra: tuple[tuple[zipfile.ZipInfo | str, bytes], ...] = ()) -> dict[str, bytes]:
-    """Build both archives (``extra`` members go into the train one) and patch ``ARCHIVES``."""
-    made = {
-        "train": make_zip(tmp_path / "src" / FILENAMES["train"], FOLDERS["train"], png, extra),
-        "test": make_zip(tmp_path / "src" / FILENAMES["test"], FOLDERS["test"], png),
-    }
-    monkeypatch.setattr(download, "ARCHIVES", made)
-    return {name: (tmp_path / "src" / a.filename).read_bytes() for name, a in made.items()}
-
-
-def serve_all(server: Server, bodies: dict[str, bytes]) -> None:
-    for name, body in bodies.items():
-        server.serve(FILENAMES[name], body)
 
 
 def put_on_disk(root: Path, bodies: dict[str, bytes]) -> None:
@@ -164,13 +83,6 @@ def tampered(body: bytes) -> bytes:
     """The same number of bytes, one of them changed."""
     middle = len(body) // 2
     return body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
-
-
-def leftovers(root: Path) -> list[Path]:
-    """Temporary downloads or extraction folders left behind."""
-    if not root.exists():
-        return []
-    return [p for p in root.rglob("*") if ".part-" in p.name or p.name.startswith(".extract-")]
 
 
 def assert_nothing_extracted(root: Path) -> None:
@@ -415,3 +327,142 @@ def test_bad_answer_raises_and_leaves_nothing(answer: str, message: str, server:
     assert not (root / "archives" / "rps.zip").exists()
     assert_nothing_extracted(root)
 
+
+
+def test_an_ssl_error_mid_download_is_a_download_error(
+        archives: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssl.SSLError is an OSError, not a ConnectionError: it must not escape (auto falls back)."""
+    monkeypatch.setattr(urllib.request, "urlopen", ssl_failing_urlopen)
+    root = tmp_path / "data"
+    with pytest.raises(DownloadError, match="interrupted") as caught:
+        download_rps(root, base_url="https://mirror.invalid/data/", progress=False)
+    assert "bad record mac" in str(caught.value)
+    assert not (root / "archives" / "rps.zip").exists()
+    assert_nothing_extracted(root)
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def noise_png(pixels: int = 160) -> bytes:
+    """A PNG of random noise: it does not compress, so archives of it fill a disk."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (pixels, pixels, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("stage", ["download", "extract"])
+def test_a_full_disk_names_the_folder_and_the_space_and_leaves_nothing(
+        stage: str, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        small_disk: Callable[[Path, int], None]) -> None:
+    bodies = use_archives(tmp_path, noise_png(), monkeypatch)  # about 460 KB each
+    serve_all(server, bodies)
+    root = tmp_path / "data"
+    archives_kib = sum(len(b) for b in bodies.values()) // 1024
+    small_disk(root, 128 if stage == "download" else archives_kib + 64)
+
+    with pytest.raises(NotEnoughSpaceError) as caught:
+        download_rps(root, base_url=server.base_url, progress=False)
+
+    message = str(caught.value)
+    assert str(root) in message and "MB" in message and "RPSLIB_DATA" in message
+    assert_nothing_extracted(root)
+    if stage == "download":
+        assert list((root / "archives").iterdir()) == []
+    else:  # the verified archives stay: the next run, with more space, needs no network
+        assert sorted(p.name for p in (root / "archives").iterdir()) == sorted(FILENAMES.values())
+
+
+@pytest.mark.parametrize("stage", ["download", "extract"])
+def test_a_full_disk_without_tmpfs(stage: str, server: Server, archives: dict[str, bytes],
+                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same, where ``mount`` is not allowed: the write itself raises ``Errno 28``."""
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if stage == "download":
+        monkeypatch.setattr(download, "_stream", disk_full)
+    else:
+        monkeypatch.setattr(zipfile.ZipFile, "extract", disk_full)
+    serve_all(server, archives)
+    root = tmp_path / "data"
+    with pytest.raises(NotEnoughSpaceError, match="not enough space") as caught:
+        download_rps(root, base_url=server.base_url, progress=False)
+    assert str(root) in str(caught.value) and "MB" in str(caught.value)
+    assert_nothing_extracted(root)
+
+
+# --------------------------------------------------------------------------- killed runs
+
+
+# Runs download_rps in a process the test kills. It loads rpslib.download without the
+# package's __init__ (which imports torch, 4 s), and uses the test's tiny ARCHIVES.
+KILLABLE = """
+import json, sys, types
+package = types.ModuleType("rpslib")
+package.__path__ = [sys.argv[1]]
+sys.modules["rpslib"] = package
+from rpslib import download
+download.ARCHIVES = {name: download.Archive(**fields)
+                     for name, fields in json.loads(sys.argv[2]).items()}
+download.download_rps(sys.argv[3], base_url=sys.argv[4], progress=False)
+"""
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def test_a_killed_download_leaves_nothing_for_the_next_run(
+        server: Server, archives: dict[str, bytes], tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    stall = threading.Event()
+    server.serve(FILENAMES["train"], archives["train"], stall=stall)  # hangs half-way
+    fields = {name: dataclasses.asdict(a) for name, a in download.ARCHIVES.items()}
+    package = str(Path(download.__file__).parent)
+    killed = subprocess.Popen([sys.executable, "-c", KILLABLE, package, json.dumps(fields),
+                               str(root), server.base_url])
+    try:
+        wait_for(lambda: bool(list(root.glob("archives/rps.zip.part-*"))), "the download")
+        # a killed extraction leaves its folder too: pretend one happened before
+        (root / ".extract-killed" / "rps" / "rock").mkdir(parents=True)
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        stall.set()
+    assert leftovers(root), "the killed run left its temporary files"
+
+    serve_all(server, archives)
+    download_rps(root, base_url=server.base_url, progress=False)
+
+    assert is_complete(root)
+    assert leftovers(root) == []
+
+
+def test_a_second_process_says_what_it_waits_for_and_keeps_the_first_ones_files(
+        server: Server, archives: dict[str, bytes], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "data"
+    serve_all(server, archives)
+    live = root / "archives" / "rps.zip.part-live"
+    printed: list[str] = []
+    with locked(root):  # the first process, busy downloading
+        live.parent.mkdir(parents=True)
+        live.write_bytes(b"half")
+        second = threading.Thread(target=download_rps, args=(root,),
+                                  kwargs={"base_url": server.base_url, "progress": False})
+        second.start()
+        wait_for(lambda: bool(printed.append(capsys.readouterr().out) or "waiting"
+                              in "".join(printed)), "the waiting line")
+        time.sleep(0.05)
+        assert live.exists(), "the waiting process deleted a live download"
+    second.join(10)
+    out = "".join(printed) + capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("waiting for another process")
+    assert str(root) in out
+    assert is_complete(root) and leftovers(root) == []
