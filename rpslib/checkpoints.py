@@ -14,6 +14,7 @@ slides' version:
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 from pathlib import Path
@@ -82,7 +83,7 @@ def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Non
 
     # Checked: now load, and put everything back if loading still fails halfway
     model_before = {k: v.clone() for k, v in arch.model.state_dict().items()}
-    optimizer_before = _clone(arch.optimizer.state_dict())
+    optimizer_before = copy.deepcopy(arch.optimizer.state_dict())
     try:
         arch.model.load_state_dict(checkpoint["model_state_dict"])
         arch.optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
@@ -136,17 +137,6 @@ def _optimizer_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> str | No
         return (f"the optimizer's parameter groups hold {saved_sizes} parameters in the file, "
                 f"{our_sizes} here")
     return None
-
-
-def _clone(value: Any) -> Any:
-    """A deep copy of a state dict whose tensors are cloned (not shared with the optimizer)."""
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_clone(v) for v in value)
-    return value
 
 
 def _first_line(err: BaseException) -> str:

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from rpslib import checkpoints, plots, stats
+from rpslib import checkpoints, lr_finder, plots, stats
 from rpslib.callbacks import Callback
 from rpslib.progress import progress as progress_bar
 from rpslib.runtime import default_device, deterministic_cudnn, torch_threads
@@ -269,6 +269,26 @@ class Architecture:
                 errors.append(err)
         if errors:
             raise errors[0]
+
+    def lr_range_test(self, data_loader: DataLoader[Any], end_lr: float, num_iter: int = 100,
+                      step_mode: str = "exp", alpha: float = 0.05, diverge_th: float = 5,
+                      val_loader: DataLoader[Any] | None = None, plot: bool = True,
+                      ax: Axes | None = None) -> tuple[dict[str, list[float]], Figure | None]:
+        """The learning-rate range test (``rpslib.lr_finder.lr_range_test``), and its plot.
+
+        Returns ``(tracking, fig)``: ``tracking["lr"]`` the learning rate of each iteration,
+        ``tracking["loss"]`` the smoothed loss; ``fig`` the curve with the suggested learning
+        rates marked (``None`` if ``plot=False``).  The model, optimizer, gradients, modes
+        and random numbers are left exactly as they were.
+
+        Introduced in chapter 4.
+        """
+        tracking = lr_finder.lr_range_test(self, data_loader, end_lr, num_iter=num_iter,
+                                           step_mode=step_mode, alpha=alpha,
+                                           diverge_th=diverge_th, val_loader=val_loader)
+        if not plot:
+            return tracking, None
+        return tracking, plots.plot_lr_range(tracking, lr_finder.suggest_lrs(tracking), ax=ax)
 
     # --------------------------------------------------------------------------- evaluation
 

@@ -1,0 +1,294 @@
+"""The learning-rate range test: exact schedules, equal to torch-lr-finder, and leaves no trace."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader, TensorDataset
+from torch_lr_finder import LRFinder
+
+from rpslib.lr_finder import lr_range_test, make_lr_fn, suggest_lrs
+from rpslib.models import CNN2
+from rpslib.runtime import torch_threads
+from rpslib.trainer import Architecture
+from tests.test_trainer import learnable_data
+
+# ------------------------------------------------------------------------------- make_lr_fn
+
+
+def test_make_lr_fn_prints_the_slides_arrays() -> None:
+    iterations = np.arange(11)
+    exp = make_lr_fn(0.01, 0.1, 10, "exp")(iterations)
+    np.testing.assert_allclose(exp, [1.0, 1.25892541, 1.58489319, 1.99526231, 2.51188643,
+                                     3.16227766, 3.98107171, 5.01187234, 6.30957344,
+                                     7.94328235, 10.0], rtol=1e-8)
+    linear = make_lr_fn(0.01, 0.1, 10, "linear")(iterations)
+    np.testing.assert_allclose(linear, [1.0, 1.9, 2.8, 3.7, 4.6, 5.5, 6.4, 7.3, 8.2, 9.1, 10.0])
+
+
+@pytest.mark.parametrize(("start", "end", "n"), [(1e-4, 1e-1, 99), (0.3, 0.003, 7)])
+def test_make_lr_fn_equals_the_closed_forms(start: float, end: float, n: int) -> None:
+    i = np.arange(n + 1)
+    np.testing.assert_allclose(make_lr_fn(start, end, n, "exp")(i), (end / start) ** (i / n),
+                               rtol=1e-12)
+    np.testing.assert_allclose(make_lr_fn(start, end, n, "linear")(i),
+                               1 + i * (end / start - 1) / n, rtol=1e-12)
+
+
+def test_the_slides_typo_is_not_an_exponential() -> None:
+    factor = (np.log(0.1) - np.log(0.01)) / 10
+    slides = np.exp(factor) * np.arange(11)  # the slides' exponential branch
+    assert slides[0] == 0  # a learning rate of zero at the start: not what they printed
+    assert not np.allclose(slides, make_lr_fn(0.01, 0.1, 10)(np.arange(11)))
+
+
+def test_make_lr_fn_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="step_mode"):
+        make_lr_fn(0.1, 1.0, 10, "cosine")
+    with pytest.raises(ValueError, match="start_lr > 0"):
+        make_lr_fn(0.0, 1.0, 10)
+
+
+def test_lambda_lr_follows_start_lr_times_lr_fn() -> None:
+    start_lr, lr_fn = 0.01, make_lr_fn(0.01, 0.1, 10)
+    weight = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([weight], lr=start_lr)
+    scheduler = LambdaLR(optimizer, lr_lambda=lr_fn)
+    seen = []
+    for _ in range(11):
+        seen.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    np.testing.assert_allclose(seen, start_lr * lr_fn(np.arange(11)), rtol=1e-12)
+
+
+# ------------------------------------------------------------------- against torch-lr-finder
+
+
+def model_and_data(p: float = 0.0, lr: float = 1e-4, shuffle: bool = True
+                   ) -> tuple[Architecture, DataLoader[Any]]:
+    torch.manual_seed(0)
+    model = CNN2(n_feature=5, p=p)
+    arch = Architecture(model, nn.CrossEntropyLoss(),
+                        torch.optim.Adam(model.parameters(), lr=lr)).to("cpu")
+    x, y = learnable_data(64)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=shuffle)
+    return arch, loader
+
+
+def val_data() -> DataLoader[Any]:
+    x, y = learnable_data(40)
+    return DataLoader(TensorDataset(x, y), batch_size=16)  # last batch: 8
+
+
+def theirs(end_lr: float, num_iter: int, step_mode: str, val: bool = False
+           ) -> dict[str, list[float]]:
+    # With a validation loader, torch-lr-finder creates its loader iterators in another
+    # order (each creation draws a random number): keep the training order fixed instead
+    arch, loader = model_and_data(shuffle=not val)
+    finder = LRFinder(arch.model, arch.optimizer, nn.CrossEntropyLoss(), device="cpu")
+    torch.manual_seed(123)  # the same data order for both
+    # one CPU thread, as ours: the same sums in the same order
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), torch_threads(1):
+        finder.range_test(loader, val_loader=val_data() if val else None, end_lr=end_lr,
+                          num_iter=num_iter, step_mode=step_mode, smooth_f=0.05, diverge_th=5)
+    return finder.history
+
+
+def ours(end_lr: float, num_iter: int, step_mode: str, val: bool = False
+         ) -> dict[str, list[float]]:
+    arch, loader = model_and_data(shuffle=not val)
+    torch.manual_seed(123)
+    return lr_range_test(arch, loader, end_lr, num_iter=num_iter, step_mode=step_mode,
+                         val_loader=val_data() if val else None)
+
+
+@pytest.mark.parametrize(("end_lr", "num_iter", "step_mode", "val"), [
+    (0.1, 30, "exp", False),
+    (0.1, 20, "linear", False),
+    (30.0, 40, "exp", False),  # diverges: both stop at the same point
+    (0.05, 8, "exp", True),  # Smith's variant, the loss on a validation loader
+])
+def test_equals_torch_lr_finder(end_lr: float, num_iter: int, step_mode: str,
+                                val: bool) -> None:
+    expected, got = theirs(end_lr, num_iter, step_mode, val), ours(end_lr, num_iter,
+                                                                   step_mode, val)
+    assert len(got["lr"]) == len(expected["lr"]) == len(got["loss"])
+    np.testing.assert_allclose(got["lr"], expected["lr"], rtol=1e-6)
+    np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-6, atol=1e-6)
+
+
+def test_reaches_end_lr_and_linear_is_linear() -> None:
+    exp = ours(0.01, 12, "exp")
+    assert len(exp["lr"]) == 12 and exp["lr"][0] == pytest.approx(1e-4)
+    assert exp["lr"][-1] == pytest.approx(0.01, rel=1e-9)
+    np.testing.assert_allclose(np.diff(np.log(exp["lr"])), np.log(100) / 11, rtol=1e-9)
+    linear = ours(0.01, 12, "linear")
+    assert linear["lr"][-1] == pytest.approx(0.01, rel=1e-9)
+    np.testing.assert_allclose(np.diff(linear["lr"]), (0.01 - 1e-4) / 11, rtol=1e-9)
+
+
+def test_stops_on_divergence_keeping_the_last_point() -> None:
+    tracking = ours(1e4, 100, "exp")
+    assert 2 < len(tracking["loss"]) < 100
+    assert tracking["loss"][-1] > 5 * min(tracking["loss"])
+    assert all(loss <= 5 * min(tracking["loss"][: i + 1])
+               for i, loss in enumerate(tracking["loss"][:-1]))
+
+
+def test_stops_on_nan() -> None:
+    arch, loader = model_and_data()
+    calls = []
+
+    def loss_fn(yhat: Tensor, y: Tensor) -> Tensor:
+        calls.append(1)
+        loss = F.cross_entropy(yhat, y)
+        return loss * float("nan") if len(calls) == 4 else loss
+
+    arch.loss_fn = loss_fn
+    tracking = lr_range_test(arch, loader, 0.01, num_iter=20)
+    assert len(tracking["loss"]) == 4 and np.isnan(tracking["loss"][-1])
+
+
+# ------------------------------------------------------------------------- leaves no trace
+
+
+class WithBuffers(nn.Module):
+    """A small model with batch-norm buffers and dropout: more state to leave untouched."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(4 * 26 * 26, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.drop(F.relu(self.bn(self.conv(x)))).flatten(1))
+
+
+def everything(arch: Architecture, generator: torch.Generator) -> dict[str, Any]:
+    """A deep snapshot of all the range test must leave as it was."""
+    return {
+        "state": {k: v.clone() for k, v in arch.model.state_dict().items()},
+        "grads": [None if p.grad is None else p.grad.clone() for p in arch.model.parameters()],
+        "modes": [m.training for m in arch.model.modules()],
+        "optimizer": torch.save(arch.optimizer.state_dict(), buffer := io.BytesIO()) or
+        buffer.getvalue(),
+        "lrs": [g["lr"] for g in arch.optimizer.param_groups],
+        "groups": [sorted(g) for g in arch.optimizer.param_groups],
+        "rng": torch.get_rng_state(),
+        "generator": generator.get_state(),
+    }
+
+
+def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert before["state"].keys() == after["state"].keys()
+    for name, tensor in before["state"].items():
+        assert torch.equal(tensor, after["state"][name]), name
+    for a, b in zip(before["grads"], after["grads"], strict=True):
+        assert (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
+    assert before["modes"] == after["modes"]
+    assert before["optimizer"] == after["optimizer"]
+    assert before["lrs"] == after["lrs"] and before["groups"] == after["groups"]
+    assert torch.equal(before["rng"], after["rng"])
+    assert torch.equal(before["generator"], after["generator"])
+
+
+def prepared() -> tuple[Architecture, DataLoader[Any], torch.Generator]:
+    """An Architecture mid-training: Adam state, gradients left, mixed train/eval modes."""
+    torch.manual_seed(0)
+    model = WithBuffers()
+    arch = Architecture(model, nn.CrossEntropyLoss(),
+                        torch.optim.Adam(model.parameters(), lr=1e-3)).to("cpu")
+    x, y = learnable_data(48)
+    generator = torch.Generator().manual_seed(5)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=generator)
+    arch.set_loaders(loader)
+    arch.train(1, seed=1, progress=False)
+    model(x[:4]).sum().backward()  # gradients left behind
+    model.eval()
+    model.drop.train()  # a mixed state, to be given back as it was
+    return arch, loader, generator
+
+
+def test_leaves_everything_as_it_was() -> None:
+    arch, loader, generator = prepared()
+    before = everything(arch, generator)
+    tracking, fig = arch.lr_range_test(loader, end_lr=1.0, num_iter=15, plot=False)
+    assert fig is None and len(tracking["lr"]) > 1
+    assert_unchanged(before, everything(arch, generator))
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_leaves_everything_as_it_was_when_interrupted(error: type[BaseException]) -> None:
+    arch, loader, generator = prepared()
+    before = everything(arch, generator)
+    calls = []
+
+    def loss_fn(yhat: Tensor, y: Tensor) -> Tensor:
+        calls.append(1)
+        if len(calls) == 5:
+            raise error("stopped halfway")
+        return F.cross_entropy(yhat, y)
+
+    arch.loss_fn = loss_fn
+    with pytest.raises(error):
+        arch.lr_range_test(loader, end_lr=1.0, num_iter=15, plot=False)
+    assert_unchanged(before, everything(arch, generator))
+
+
+def test_train_afterwards_is_as_without_the_range_test() -> None:
+    plain, loader = model_and_data(p=0.3)
+    plain.set_loaders(loader)
+    plain.train(2, seed=4, progress=False)
+    tested, loader2 = model_and_data(p=0.3)
+    tested.set_loaders(loader2)
+    tested.lr_range_test(loader2, end_lr=1.0, num_iter=10, plot=False)
+    tested.train(2, seed=4, progress=False)
+    assert tested.losses == plain.losses
+
+
+def test_a_scheduler_mark_on_the_optimizer_is_given_back() -> None:
+    arch, loader = model_and_data(lr=1e-3)
+    LambdaLR(arch.optimizer, lambda epoch: 0.5)  # sets initial_lr and lr = 5e-4
+    tracking = lr_range_test(arch, loader, end_lr=0.1, num_iter=5)
+    assert tracking["lr"][0] == pytest.approx(5e-4)  # starts from the current rate
+    assert arch.optimizer.param_groups[0]["initial_lr"] == 1e-3
+
+
+# ---------------------------------------------------------------------------- suggestions
+
+
+def test_suggestions_on_a_known_curve() -> None:
+    lrs = np.logspace(-5, 0, 60)
+    x = np.log10(lrs)
+    losses = 1.0 - 0.5 * np.tanh(3 * (x + 3)) + np.where(x > -1.5, (x + 1.5) ** 2 * 2, 0)
+    tracking = {"lr": lrs.tolist(), "loss": losses.tolist()}
+    found = suggest_lrs(tracking)
+    assert found["steepest"] == pytest.approx(1e-3, rel=0.25)  # the tanh is steepest at 1e-3
+    assert found["min/10"] == pytest.approx(lrs[np.argmin(losses)] / 10)
+    assert lrs[0] < found["valley"] < lrs[np.argmin(losses)]
+    with pytest.raises(ValueError, match="at least 3"):
+        suggest_lrs({"lr": [1e-3, 1e-2], "loss": [1.0, 0.5]})
+
+
+def test_plot_marks_the_suggestions() -> None:
+    arch, loader = model_and_data()
+    tracking, fig = arch.lr_range_test(loader, end_lr=0.1, num_iter=20)
+    assert fig is not None
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert len(ax.lines) >= 1 + 3  # the curve and a marker per suggestion
+    legend = ax.get_legend()
+    assert legend is not None
+    assert {"steepest", "valley", "min/10"} <= {t.get_text().split(" ")[0]
+                                                 for t in legend.get_texts()}
