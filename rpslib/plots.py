@@ -270,3 +270,37 @@ def plot_confusion_matrix(matrix: Tensor | np.ndarray, classes: Sequence[str],
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     return fig
+
+
+def plot_lr_range(tracking: dict[str, list[float]],
+                  suggestions: dict[str, float] | None = None, ax: Axes | None = None,
+                  label: str = "range test") -> Figure:
+    """A learning-rate range test: the smoothed loss against the learning rate (log scale).
+
+    Args:
+        tracking: ``{"lr": [...], "loss": [...]}`` as ``lr_range_test`` returns it.
+        suggestions: name -> learning rate (``rpslib.lr_finder.suggest_lrs``); each is marked
+            on the curve and named in the legend with its value.
+        ax: where to draw; ``None`` makes a new 6x4 figure.
+        label: the curve's name in the legend (to draw two tests on one ``ax``).
+
+    Introduced in chapter 4.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    else:
+        fig = _figure_of(ax)
+    lrs, losses = np.asarray(tracking["lr"]), np.asarray(tracking["loss"])
+    ax.plot(lrs, losses, label=label)
+    markers = {"steepest": ("o", "tab:red"), "valley": ("s", "tab:green"),
+               "min/10": ("^", "tab:purple")}
+    for name, lr in (suggestions or {}).items():
+        marker, color = markers.get(name, ("x", "k"))
+        loss = np.interp(np.log10(lr), np.log10(lrs), losses)
+        ax.plot([lr], [loss], marker=marker, color=color, markersize=9, linestyle="none",
+                label=f"{name} {lr:.1e}")
+    ax.set_xscale("log")
+    ax.set_xlabel("Learning rate")
+    ax.set_ylabel("Loss (smoothed)")
+    ax.legend()
+    return fig
