@@ -8,6 +8,9 @@
 * :func:`load_tensors` decodes a split once, resized, and caches the tensors on disk, so that
   training does not spend 94 % of every epoch decoding PNGs.
 
+Reading never writes: a complete set in a read-only folder (a classroom's shared copy) works,
+without a tensor cache if there is none yet.
+
 Introduced in chapter 1.
 """
 
@@ -15,22 +18,34 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import shutil
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import TensorDataset
 from torchvision import datasets, transforms
 
 from rpslib.download import DownloadError, download_rps, is_complete
+from rpslib.folders import (
+    FolderNotWritableError,
+    NotEnoughSpaceError,
+    is_disk_full,
+    locked,
+    remove_leftovers,
+)
 from rpslib.handgen import generate_rps, is_generated
 from rpslib.progress import progress
 
 __all__ = [
     "CorruptImageError",
     "ImageFolder",
+    "NotEnoughSpaceError",
+    "OddImageError",
     "RPSData",
     "TensorImageDataset",
     "default_root",
@@ -42,7 +57,7 @@ __all__ = [
 
 DATA_ENV = "RPSLIB_DATA"
 ATTRIBUTION = "Laurence Moroney's CGI hands, CC BY 2.0"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the payload carries a sha256 of its tensors
 
 
 class RPSData(NamedTuple):
@@ -69,20 +84,30 @@ def default_root() -> Path:
 
 
 def get_rps(root: Path | str | None = None, source: str = "auto",
-            timeout: float = 10.0) -> RPSData:
+            base_url: str | None = None, timeout: float = 10.0) -> RPSData:
     """Find, download or generate the dataset, and say in one line which one is used.
 
     Args:
         root: data folder (default :func:`default_root`); the real set lives in ``root/real``,
             the generated stand-in in ``root/synthetic``.
         source: ``"auto"`` uses the real set if it is there and verified, else the stand-in if
-            it is there, else tries the download once, else generates the stand-in.
+            it is there, else tries the download once, else (no network, or no room for the
+            real set's 460 MB) generates the stand-in (about 60 MB).
             ``"real"`` downloads if needed and never falls back; ``"synthetic"`` always uses
             the stand-in.
-        timeout: the connect/read timeout of the download in ``"auto"`` mode, in seconds.
+        base_url: where to download the real set's archives from (a classroom mirror);
+            ``None``: the official address.
+        timeout: the download's connect/read timeout, in seconds.
 
     Returns:
         ``RPSData(train, test, source)``.
+
+    Raises:
+        DownloadError: ``source="real"`` and the download failed (the message says why).
+        NotEnoughSpaceError: the disk is full; the message names the folder and the space
+            needed (in ``"auto"``: not even the stand-in fits).
+        FolderNotWritableError: ``root`` is read-only and lacks a complete set.
+        ValueError: the training and test splits have different class folders.
 
     Introduced in chapter 1.
     """
@@ -93,22 +118,35 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
     how_to_real = "get_rps(source='real') downloads the real set where there is internet"
 
     if source == "real" or (source == "auto" and is_complete(real)):
-        train, test = download_rps(real)  # returns at once when the set is complete
-        print(f"Using the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
-        return RPSData(train, test, "real")
+        # returns at once, writing nothing, when the set is complete
+        train, test = download_rps(real, base_url=base_url, timeout=timeout)
+        return _using(train, test, "real",
+                      f"the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
     why = ""
     if source == "auto" and not is_generated(synthetic):
         try:
-            train, test = download_rps(real, timeout=timeout)
-        except DownloadError as err:
+            train, test = download_rps(real, base_url=base_url, timeout=timeout)
+        except (DownloadError, NotEnoughSpaceError) as err:
             why = f" (could not download the real images: {_first_line(err)})"
         else:
-            print(f"Using the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
-            return RPSData(train, test, "real")
+            return _using(train, test, "real",
+                          f"the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
     train, test = generate_rps(synthetic)
-    print(f"Using the generated stand-in (drawn hands, not the real photos) in {synthetic}"
-          f"{why}; {how_to_real}.")
-    return RPSData(train, test, "synthetic")
+    return _using(train, test, "synthetic",
+                  f"the generated stand-in (drawn hands, not the real photos) in {synthetic}"
+                  f"{why}; {how_to_real}")
+
+
+def _using(train: Path, test: Path, source: str, what: str) -> RPSData:
+    """Check that both splits have the same classes, say which set is used, return it."""
+    train_classes, test_classes = _class_folders(train), _class_folders(test)
+    if train_classes != test_classes:
+        raise ValueError(
+            f"the training split {train} has the class folders {train_classes}, but the test "
+            f"split {test} has {test_classes}: their labels would not match. Put the missing "
+            f"folders back, or delete {train.parent} and run get_rps() again to start afresh.")
+    print(f"Using {what}.")
+    return RPSData(train, test, source)
 
 
 def _first_line(err: BaseException) -> str:
@@ -133,8 +171,14 @@ def _is_hidden(path: Path, root: Path) -> bool:
 def _load_rgb(path: str) -> Image.Image:
     """Open an image as RGB (the alpha channel is dropped), naming the file if it is corrupt."""
     try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
+        with warnings.catch_warnings():  # PIL only warns up to twice its limit: refuse both
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return _to_rgb(img)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise OddImageError(
+            f"the image {path} is too large to open safely ({err}). Shrink it (the dataset's "
+            "images are 300x300); if you trust it, raise PIL.Image.MAX_IMAGE_PIXELS.") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise CorruptImageError(
             f"cannot read the image {path}: {err}. The file is corrupt or truncated: "
@@ -143,21 +187,46 @@ def _load_rgb(path: str) -> Image.Image:
         ) from err
 
 
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """RGB; 16-bit greyscale is scaled to 8 bits (PIL's own conversion would clip it)."""
+    if img.mode.startswith("I"):  # "I;16", "I;16B", "I": 16-bit greyscale PNGs
+        grey = np.rint(np.asarray(img, dtype=np.float64) / 257)  # 65535 -> 255
+        return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).convert("RGB")
+    return img.convert("RGB")
+
+
+def _class_folders(directory: str | Path) -> list[str]:
+    """The class folders of a split, sorted, without hidden ones."""
+    return sorted(e.name for e in os.scandir(directory)
+                  if e.is_dir() and not e.name.startswith("."))
+
+
+class OddImageError(ValueError):
+    """An intact image that cannot be used as it is (not square, or too large).
+
+    Introduced in chapter 1.
+    """
+
+
 class ImageFolder(datasets.ImageFolder):
     """torchvision's ``ImageFolder``, minus hidden files and folders, with clear errors.
 
     Jupyter and Colab leave ``.ipynb_checkpoints`` folders around; torchvision counts one at
     the top level as a class, and picks up images saved inside class folders.  This version
     skips any file or folder whose name starts with a dot, at any depth, and raises
-    :class:`CorruptImageError` naming the file when an image cannot be decoded.
-    Same arguments as torchvision's (``root``, ``transform``, ``target_transform``).
+    :class:`CorruptImageError` naming the file when an image cannot be decoded
+    (:class:`OddImageError` when it is too large).  16-bit greyscale images are scaled to 8 bits.
+    Same arguments as torchvision's (``root``, ``transform``, ``target_transform``), and
+    ``classes``: the class names whose labels to use (see :func:`load_tensors`).
 
     Introduced in chapter 1.
     """
 
     def __init__(self, root: str | Path, transform: Callable[..., Any] | None = None,
-                 target_transform: Callable[..., Any] | None = None) -> None:
+                 target_transform: Callable[..., Any] | None = None,
+                 classes: Sequence[str] | None = None) -> None:
         self._root_path = Path(root).expanduser()
+        self._wanted = None if classes is None else list(classes)
         super().__init__(str(self._root_path), transform=transform,
                          target_transform=target_transform, loader=_load_rgb,
                          is_valid_file=self._is_valid)
@@ -170,13 +239,23 @@ class ImageFolder(datasets.ImageFolder):
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         """Class folders, sorted, without hidden ones: ``(classes, class_to_idx)``.
 
+        With ``classes=``, those classes and their labels; ``class_to_idx`` holds the ones
+        that have a folder here.
+
         Introduced in chapter 1.
         """
-        classes = sorted(e.name for e in os.scandir(directory)
-                         if e.is_dir() and not e.name.startswith("."))
-        if not classes:
-            raise FileNotFoundError(f"no class folders found in {directory}")
-        return classes, {name: i for i, name in enumerate(classes)}
+        found = _class_folders(directory)
+        if self._wanted is None:
+            if not found:
+                raise FileNotFoundError(f"no class folders found in {directory}")
+            return found, {name: i for i, name in enumerate(found)}
+        extra = [name for name in found if name not in self._wanted]
+        if extra:
+            raise ValueError(
+                f"the class folders {extra} in {directory} are not among the classes "
+                f"{self._wanted}: their images would get a wrong label. Remove or rename "
+                "them, so that both splits have the same class folders.")
+        return self._wanted, {name: i for i, name in enumerate(self._wanted) if name in found}
 
 
 class TensorImageDataset(TensorDataset):
@@ -204,7 +283,8 @@ def _folder_fingerprint(dataset: ImageFolder) -> str:
 
 
 def load_tensors(folder: Path | str, size: int = 28, cache: bool = True,
-                 progress_bar: bool | None = None) -> TensorImageDataset:
+                 progress_bar: bool | None = None,
+                 classes: Sequence[str] | None = None) -> TensorImageDataset:
     """All images of a split, resized, as one tensor dataset, cached on disk.
 
     Equal (``torch.equal``) to torchvision's ``ImageFolder`` with
@@ -212,37 +292,60 @@ def load_tensors(folder: Path | str, size: int = 28, cache: bool = True,
 
     Args:
         folder: a split folder with one subfolder per class (``.../rps``).
-        size: the ``Resize`` argument (the shorter side; the images are square).
+        size: the ``Resize`` argument (the shorter side; the images must be square).
         cache: keep the decoded images in ``<folder>/../.tensor-cache/``, keyed by the
             folder's files (names, sizes, modification times), so that the next call, in the
-            next chapter too, takes about a second and notices any change.
+            next chapter too, takes about a second and notices any change. A cache that is
+            damaged is decoded again; where it cannot be written (a read-only folder, a full
+            disk) the images are decoded without one, with a one-line note.
         progress_bar: ``False`` hides the bar of the first (decoding) load.
+        classes: the class names whose labels to use, for a test split:
+            ``load_tensors(test_dir, classes=train.classes)``. The labels then match the
+            training split's even if this split lacks a class; a class folder not in
+            ``classes`` is an error. ``None``: this split's own class folders.
 
     Returns:
         ``TensorImageDataset`` of ``images`` (N, 3, size, size) float32 in [0, 1] and
         ``labels`` (N,) int64, with ``.classes``.
 
+    Raises:
+        CorruptImageError: an image cannot be decoded (the message names it).
+        OddImageError: an image is not square, or too large (the message names it).
+        ValueError: a class folder is not in ``classes``.
+
     Introduced in chapter 1.
     """
     folder = Path(folder).expanduser()
-    dataset = ImageFolder(folder, transform=transforms.Resize(size))
+    dataset = ImageFolder(folder, transform=transforms.Resize(size), classes=classes)
     key = f"{folder.name}-{size}-v{CACHE_VERSION}-{_folder_fingerprint(dataset)}"
     cache_file = folder.parent / ".tensor-cache" / f"{key}.pt"
     if cache and cache_file.exists():
-        saved = _read_cache(cache_file)
-        if saved is not None and saved["classes"] == dataset.classes:
-            return _as_dataset(saved["images"], saved["labels"], dataset.classes)
+        saved = _read_cache(cache_file, dataset.classes)
+        if saved is not None:
+            return _as_dataset(*saved, dataset.classes)
     images = torch.empty((len(dataset), 3, size, size), dtype=torch.uint8)
     labels = torch.empty(len(dataset), dtype=torch.int64)
     bar = progress(range(len(dataset)), desc=f"decoding {folder.name}", unit="img",
                    disable=None if progress_bar is None else not progress_bar)
     for i in bar:
         img, labels[i] = dataset[i]
+        if img.size != (size, size):
+            raise _not_square(dataset.samples[i][0], size)
         images[i] = _pil_to_uint8(img)
     if cache:
-        _save_cache(cache_file, {"images": images, "labels": labels,
-                                 "classes": dataset.classes}, prefix=f"{folder.name}-{size}-")
+        payload = {"images": images, "labels": labels, "classes": dataset.classes,
+                   "sha256": _digest(images, labels, dataset.classes)}
+        _save_cache(cache_file, payload, prefix=f"{folder.name}-{size}-")
     return _as_dataset(images, labels, dataset.classes)
+
+
+def _not_square(path: str, size: int) -> OddImageError:
+    with Image.open(path) as img:
+        width, height = img.size
+    return OddImageError(
+        f"the image {path} is {width}x{height} pixels, not square: load_tensors resizes the "
+        f"shorter side to {size} and needs square images (the dataset's are 300x300). Crop "
+        "it to a square, or remove it.")
 
 
 def _pil_to_uint8(img: Image.Image) -> torch.Tensor:
@@ -256,30 +359,71 @@ def _as_dataset(images: torch.Tensor, labels: torch.Tensor,
     return TensorImageDataset(images.to(torch.float32).div(255), labels, list(classes))
 
 
-def _read_cache(cache_file: Path) -> dict[str, Any] | None:
-    """The cached tensors, or ``None`` (and the file removed) if it cannot be read."""
+# --- the tensor cache -------------------------------------------------------------------
+
+
+def _digest(images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> str:
+    """A sha256 of the tensors' bytes, shapes and class names: a damaged cache fails it."""
+    digest = hashlib.sha256(repr((images.shape, images.dtype, labels.shape, labels.dtype,
+                                  classes)).encode())
+    digest.update(images.contiguous().numpy().tobytes())
+    digest.update(labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_cache(cache_file: Path,
+                classes: list[str]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The cached ``(images, labels)`` if intact and for ``classes``; else ``None``."""
     try:
-        saved: dict[str, Any] = torch.load(cache_file, weights_only=True)
-        return saved
-    except (OSError, RuntimeError, EOFError, ValueError, KeyError):
-        cache_file.unlink(missing_ok=True)  # truncated or from another version: decode again
-        return None
+        saved = torch.load(cache_file, weights_only=True)
+        images, labels = saved["images"], saved["labels"]
+        if saved["classes"] == classes and saved["sha256"] == _digest(images, labels, classes):
+            return images, labels
+    except Exception:  # truncated, rejected by the weights-only loader, not a dict, ...
+        pass
+    try:
+        cache_file.unlink(missing_ok=True)  # damaged or stale: decode again
+    except OSError:
+        pass  # a read-only folder: leave it
+    return None
 
 
 def _save_cache(cache_file: Path, payload: dict[str, Any], prefix: str) -> None:
-    """Write atomically; remove older caches of the same split and size."""
-    tmp = cache_file.with_suffix(f".tmp-{os.getpid()}")
+    """Write atomically; remove older caches of the same split and size, and leftovers."""
+    folder = cache_file.parent
+    tmp = folder / f"{cache_file.name}.tmp-{os.getpid()}"
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(payload, tmp)
-        os.replace(tmp, cache_file)
-        for old in cache_file.parent.glob(f"{prefix}*.pt"):
-            if old != cache_file:
-                old.unlink(missing_ok=True)
-    except (OSError, RuntimeError) as err:  # read-only or full disk: work without the cache
-        print(f"note: could not cache the tensors in {cache_file.parent} ({err})")
+        with locked(folder, "writing the tensor cache"):
+            remove_leftovers(folder, "*.tmp-*")  # of a killed run: every writer holds the lock
+            torch.save(payload, tmp)
+            os.replace(tmp, cache_file)
+            for old in folder.glob(f"{prefix}*.pt"):
+                if old != cache_file:
+                    old.unlink(missing_ok=True)
+    except (OSError, RuntimeError) as err:  # work without the cache
+        print(f"note: the tensors are not cached: {_cache_problem(folder, err, payload)}; "
+              "the next load decodes the images again.")
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _cache_problem(folder: Path, err: BaseException, payload: dict[str, Any]) -> str:
+    """What stopped the cache, in a few words (torch reports a full disk without an errno)."""
+    if isinstance(err, FolderNotWritableError):
+        return (f"{folder.parent} is read-only (point RPSLIB_DATA at a writable folder to "
+                "keep a cache)")
+    needed = payload["images"].numel() + 8 * payload["labels"].numel()
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = needed
+    if is_disk_full(err) or free < needed:
+        return (f"not enough space in {folder} (it needs {needed / 1e6:,.1f} MB, "
+                f"{free / 1e6:,.1f} MB free)")
+    return f"could not write {folder} ({_first_line(err)})"
 
 
 def prepare(size: int = 28) -> RPSData:

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
+import socket
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision import datasets, transforms
 
 from rpslib import data, download, handgen
-from rpslib.data import CorruptImageError, ImageFolder, get_rps, load_tensors
+from rpslib.data import CorruptImageError, ImageFolder, OddImageError, get_rps, load_tensors
 from rpslib.download import DownloadError
+from rpslib.folders import NotEnoughSpaceError
 from tests.conftest import TINY
+from tests.local_archives import (
+    Server,
+    leftovers,
+    running,
+    serve_all,
+    ssl_failing_urlopen,
+    tiny_png,
+    use_archives,
+)
 
 
 @pytest.fixture
@@ -128,6 +145,16 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline: None) -> Iterator[Server]:
+    """A classroom mirror on 127.0.0.1 serving tiny real archives (``ARCHIVES`` patched)."""
+    bodies = use_archives(tmp_path, tiny_png(), monkeypatch)
+    with running() as server:
+        serve_all(server, bodies)
+        monkeypatch.setattr(download, "DEFAULT_BASE_URL", server.base_url)
+        yield server
+
+
+@pytest.fixture
 def tiny_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the 'full' stand-in tiny, so get_rps's generation takes a moment."""
     monkeypatch.setattr(handgen, "SPLITS", dict(TINY))
@@ -167,20 +194,17 @@ def test_source_real_never_falls_back(offline: None, isolated_data_root: Path) -
     assert not (isolated_data_root / "synthetic").exists()
 
 
-def test_a_verified_real_set_wins(isolated_data_root: Path, tiny_rps: tuple[Path, Path],
-                                  monkeypatch: pytest.MonkeyPatch,
+def test_a_verified_real_set_wins(mirror: Server, isolated_data_root: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     real = isolated_data_root / "real"
-    for split in tiny_rps:
-        shutil.copytree(split, real / split.name)
-    def verified(root: object) -> bool:
-        return Path(str(root)) == real
-
-    monkeypatch.setattr(data, "is_complete", verified)
-    monkeypatch.setattr(download, "is_complete", verified)
-    result = get_rps()
-    assert result.source == "real" and result.train == real / "rps"
+    download.download_rps(real, base_url=mirror.base_url, progress=False)  # the real marker
+    result = get_rps()  # auto: the verified set, at once: no request, no hashing
+    assert result == (real / "rps", real / "rps-test-set", "real")
     assert "CC BY 2.0" in capsys.readouterr().out
+    assert len(mirror.requests) == 2 and not (isolated_data_root / "synthetic").exists()
+
+    (real / download.MARKER_NAME).unlink()  # not verified: auto tries the download again
+    assert get_rps().source == "real" and len(mirror.requests) == 2  # archives on disk
 
 
 def test_unknown_source_is_refused() -> None:
@@ -218,3 +242,260 @@ def test_paths_with_a_tilde_work(tiny_copy: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOME", str(tiny_copy.parent))
     assert len(ImageFolder("~/rps")) == len(ImageFolder(tiny_copy))
     assert len(load_tensors("~/rps", cache=False)) == len(ImageFolder(tiny_copy))
+
+
+# --- a read-only data folder --------------------------------------------------------------
+
+
+def test_a_read_only_folder_with_a_complete_stand_in_works(
+        offline: None, tiny_default: None, isolated_data_root: Path,
+        read_only: Callable[[Path], None], capsys: pytest.CaptureFixture[str]) -> None:
+    train, test, _ = get_rps()
+    cached = load_tensors(train)  # the training split has a cache, the test split none
+    read_only(isolated_data_root)  # a classroom's shared, read-only copy
+    capsys.readouterr()
+
+    assert get_rps() == (train, test, "synthetic")
+    assert torch.equal(load_tensors(train).tensors[0], cached.tensors[0])
+    assert capsys.readouterr().out.startswith("Using the generated stand-in")
+    assert len(load_tensors(test)) == 3 * TINY["rps-test-set"]
+    note = capsys.readouterr().out
+    assert note.count("\n") == 1 and "read-only" in note and "RPSLIB_DATA" in note
+
+
+def test_a_read_only_real_set_works(mirror: Server, isolated_data_root: Path,
+                                    read_only: Callable[[Path], None]) -> None:
+    download.download_rps(isolated_data_root / "real", base_url=mirror.base_url, progress=False)
+    read_only(isolated_data_root)
+    assert get_rps().source == "real"
+    assert get_rps(source="real").source == "real"
+
+
+def test_a_damaged_cache_in_a_read_only_folder_is_decoded_again(
+        tiny_copy: Path, read_only: Callable[[Path], None]) -> None:
+    first = load_tensors(tiny_copy)
+    cache = next((tiny_copy.parent / ".tensor-cache").glob("*.pt"))
+    cache.write_bytes(cache.read_bytes()[:100])
+    read_only(tiny_copy.parent)
+    assert torch.equal(load_tensors(tiny_copy).tensors[0], first.tensors[0])
+
+
+@pytest.mark.parametrize("source", ["auto", "synthetic", "real"])
+def test_a_read_only_folder_without_the_data_says_what_to_do(
+        source: str, offline: None, isolated_data_root: Path,
+        read_only: Callable[[Path], None]) -> None:
+    read_only(isolated_data_root)  # empty
+    with pytest.raises(PermissionError, match="RPSLIB_DATA") as caught:
+        get_rps(source=source)
+    assert "not writable" in str(caught.value) and str(isolated_data_root) in str(caught.value)
+
+
+# --- a full disk ------------------------------------------------------------------------
+
+
+def test_a_full_disk_while_drawing_names_the_folder_and_the_space(
+        tmp_path: Path, small_disk: Callable[[Path, int], None]) -> None:
+    root = tmp_path / "small"
+    small_disk(root, 64)
+    with pytest.raises(NotEnoughSpaceError) as caught:
+        handgen.generate_rps(root, workers=1, progress_bar=False, counts=TINY)
+    assert str(root) in str(caught.value) and "MB" in str(caught.value)
+    assert sorted(p.name for p in root.iterdir()) == [".lock"]
+
+
+def disk_full(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_drawing_without_tmpfs(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handgen, "_write_one", disk_full)
+    with pytest.raises(NotEnoughSpaceError, match="not enough space") as caught:
+        handgen.generate_rps(tmp_path, workers=1, progress_bar=False, counts=TINY)
+    assert str(tmp_path) in str(caught.value) and "MB" in str(caught.value)
+    assert leftovers(tmp_path) == [] and not handgen.is_generated(tmp_path, counts=TINY)
+
+
+def test_auto_draws_the_stand_in_when_the_real_set_does_not_fit(
+        mirror: Server, tiny_default: None, isolated_data_root: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(download, "_stream", disk_full)
+    assert get_rps().source == "synthetic"
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "not enough space" in out and "stand-in" in out
+    assert leftovers(isolated_data_root) == []
+
+
+def test_auto_says_what_is_needed_when_nothing_fits(
+        mirror: Server, tiny_default: None, isolated_data_root: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(download, "_stream", disk_full)
+    monkeypatch.setattr(handgen, "_write_one", disk_full)
+    with pytest.raises(NotEnoughSpaceError, match="stand-in") as caught:
+        get_rps()
+    assert str(isolated_data_root / "synthetic") in str(caught.value)
+    assert leftovers(isolated_data_root) == []
+
+
+def test_a_full_disk_while_caching_keeps_working_with_one_note(
+        tiny_copy: Path, small_disk: Callable[[Path, int], None],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    cache = tiny_copy.parent / ".tensor-cache"
+    small_disk(cache, 8)  # the tensors take 28 KB
+    loaded = load_tensors(tiny_copy)
+    assert torch.equal(loaded.tensors[0], load_tensors(tiny_copy, cache=False).tensors[0])
+    note = capsys.readouterr().out
+    assert note.count("\n") == 1 and "not enough space" in note and str(cache) in note
+    assert [p.name for p in cache.iterdir() if p.name != ".lock"] == []
+
+
+def test_a_full_disk_while_caching_without_tmpfs(tiny_copy: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def half_written(payload: object, path: Path) -> None:
+        Path(path).write_bytes(b"half")
+        disk_full()
+
+    monkeypatch.setattr(torch, "save", half_written)
+    assert len(load_tensors(tiny_copy)) == 3 * TINY["rps"]
+    note = capsys.readouterr().out
+    assert note.count("\n") == 1 and "not enough space" in note
+    assert leftovers(tiny_copy.parent) == []
+
+
+# --- leftovers of a killed run ----------------------------------------------------------
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next(
+        offline: None, tiny_default: None, isolated_data_root: Path) -> None:
+    real, synthetic = isolated_data_root / "real", isolated_data_root / "synthetic"
+    for folder in (real / ".extract-k1ll3d" / "rps", synthetic / ".generating-k1ll3d" / "rps"):
+        folder.mkdir(parents=True)
+    for file in (real / "archives" / "rps.zip.part-0badf00d",
+                 synthetic / ".tensor-cache" / "rps-28-v1-0123.pt.tmp-99999"):
+        file.parent.mkdir(parents=True)
+        file.write_bytes(b"half")
+
+    train, test, _ = get_rps()
+    load_tensors(train)
+
+    assert leftovers(isolated_data_root) == []
+
+
+# --- the tensor cache never returns wrong pixels ----------------------------------------
+
+
+def test_a_cache_corrupted_mid_file_is_decoded_again(tiny_copy: Path) -> None:
+    first = load_tensors(tiny_copy)
+    cache = next((tiny_copy.parent / ".tensor-cache").glob("*.pt"))
+    body = bytearray(cache.read_bytes())
+    for i in range(len(body) // 2, len(body) // 2 + 16):  # inside the images' bytes
+        body[i] ^= 0xFF
+    cache.write_bytes(bytes(body))
+    assert torch.equal(load_tensors(tiny_copy).tensors[0], first.tensors[0])
+
+
+class NotATensor:
+    """Something the weights-only loader refuses to unpickle."""
+
+
+def test_a_cache_the_weights_only_loader_rejects_is_decoded_again(tiny_copy: Path) -> None:
+    first = load_tensors(tiny_copy)
+    cache = next((tiny_copy.parent / ".tensor-cache").glob("*.pt"))
+    torch.save({"images": NotATensor(), "labels": first.tensors[1],
+                "classes": first.classes}, cache)
+    assert torch.equal(load_tensors(tiny_copy).tensors[0], first.tensors[0])
+
+
+# --- odd images -------------------------------------------------------------------------
+
+
+def replace_image(folder: Path, image: Image.Image) -> Path:
+    victim = sorted((folder / "rock").glob("*.png"))[1]
+    image.save(victim)
+    return victim
+
+
+def test_a_non_square_image_is_named(tiny_copy: Path) -> None:
+    victim = replace_image(tiny_copy, Image.new("RGB", (300, 200), "white"))
+    with pytest.raises(OddImageError, match=f"{victim.name}.*300x200.*square"):
+        load_tensors(tiny_copy)
+
+
+@pytest.mark.parametrize("limit", [60_000, 30_000], ids=["warning", "error"])
+def test_a_very_large_image_is_named(limit: int, tiny_copy: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # PIL warns above MAX_IMAGE_PIXELS and refuses above twice that: a 300x300 image plays
+    # the 100-megapixel one
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    first = sorted(ImageFolder(tiny_copy).samples)[0][0]
+    with pytest.raises(OddImageError, match=f"{Path(first).name}.*MAX_IMAGE_PIXELS"):
+        load_tensors(tiny_copy, cache=False)
+
+
+def test_a_16_bit_png_is_scaled_not_clipped(tiny_copy: Path) -> None:
+    mid_grey = np.full((300, 300), 128 * 257, dtype=np.uint16)  # 50 % grey in 16 bits
+    victim = replace_image(tiny_copy, Image.fromarray(mid_grey))
+    assert Image.open(victim).mode == "I;16"
+    loaded = load_tensors(tiny_copy, cache=False)
+    index = [p for p, _ in ImageFolder(tiny_copy).samples].index(str(victim))
+    assert torch.equal(loaded[index][0], torch.full((3, 28, 28), 128 / 255))
+
+
+def test_the_test_split_keeps_the_training_labels(tiny_rps: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:
+    train = load_tensors(tiny_rps[0], cache=False)
+    test = Path(shutil.copytree(tiny_rps[1], tmp_path / "rps-test-set"))
+    shutil.rmtree(test / "paper")  # a test split without paper: rock must stay label 1
+    loaded = load_tensors(test, classes=train.classes)
+    assert loaded.classes == train.classes == ["paper", "rock", "scissors"]
+    assert sorted(set(loaded.tensors[1].tolist())) == [1, 2]
+
+    shutil.copytree(test / "rock", test / "lizard")  # a class the model never saw
+    with pytest.raises(ValueError, match=f"lizard.*{test}"):
+        load_tensors(test, classes=train.classes)
+
+
+def test_get_rps_refuses_splits_with_different_class_folders(
+        offline: None, tiny_default: None) -> None:
+    train, test, _ = get_rps()
+    shutil.rmtree(test / "paper")
+    with pytest.raises(ValueError, match=f"paper.*{test}"):
+        get_rps()
+
+
+# --- the network ------------------------------------------------------------------------
+
+
+def test_get_rps_passes_base_url_and_timeout(mirror: Server, isolated_data_root: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(download, "DEFAULT_BASE_URL", "http://127.0.0.1:9/")  # not the mirror
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/data/"
+        with pytest.raises(DownloadError, match="within 0.2 s"):
+            get_rps(source="real", base_url=url, timeout=0.2)
+    result = get_rps(source="real", base_url=mirror.base_url)
+    assert result == (isolated_data_root / "real" / "rps",
+                      isolated_data_root / "real" / "rps-test-set", "real")
+
+
+def test_auto_falls_back_after_an_ssl_error_mid_download(
+        offline: None, tiny_default: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(urllib.request, "urlopen", ssl_failing_urlopen)
+    assert get_rps().source == "synthetic"
+    assert "could not download" in capsys.readouterr().out
+
+
+def test_the_readme_mirror_example_fills_the_folder_get_rps_uses(
+        mirror: Server, isolated_data_root: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    example = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+                   if "base_url=" in block)
+    scope: dict[str, object] = {}
+    exec(re.sub(r'base_url="[^"]*"', f'base_url="{mirror.base_url}"', example), scope)
+    assert get_rps() == (isolated_data_root / "real" / "rps",
+                         isolated_data_root / "real" / "rps-test-set", "real")
+    assert len(mirror.requests) == 2  # the example downloaded; get_rps found it
