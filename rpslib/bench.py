@@ -6,7 +6,9 @@
    cached tensors, and the ratio (goal: at least 10x);
 4. ``Architecture.train`` against a plain PyTorch loop on the same tensors (goal: within 10 %);
 5. a cached epoch with torch's default thread count and with one thread, on an idle machine
-   and while another process keeps a core busy.
+   and while another process keeps a core busy;
+6. ``Architecture.lr_range_test`` against ``torch-lr-finder``'s ``range_test`` on the same
+   work (100 iterations, the same model, data and schedule; goal: no slower).
 
 Timings are medians of several runs.  Nothing here is a unit test: wall-clock time depends on
 the machine.  Run it on an otherwise idle machine.
@@ -15,13 +17,14 @@ the machine.  Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from functools import partial
 
 import torch
@@ -91,6 +94,34 @@ def busy_core() -> Iterator[None]:
         proc.wait()
 
 
+def range_tests(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int) -> None:
+    """Time our range test and torch-lr-finder's on the same 100 iterations, alternating.
+
+    Both compute with one CPU thread (ours does so by itself, as ``train`` does).
+    Used by the benchmark, not by the chapters.
+    """
+    from torch_lr_finder import LRFinder
+
+    times: dict[str, list[float]] = {"rpslib": [], "torch-lr-finder": []}
+    for _ in range(repeats):
+        for name in times:
+            model, opt = fresh_model()
+            start = time.perf_counter()
+            if name == "rpslib":
+                arch = Architecture(model, nn.CrossEntropyLoss(), opt).to("cpu")
+                arch.lr_range_test(loader, end_lr=0.1, num_iter=100, plot=False)
+            else:
+                finder = LRFinder(model, opt, nn.CrossEntropyLoss(), device="cpu")
+                with torch_threads(1), redirect_stdout(io.StringIO()), \
+                        redirect_stderr(io.StringIO()):  # its progress bar and messages
+                    finder.range_test(loader, end_lr=0.1, num_iter=100)
+                finder.reset()
+            times[name].append(time.perf_counter() - start)
+    ours, theirs = (statistics.median(times[k]) for k in ("rpslib", "torch-lr-finder"))
+    print(f"6. LR range test, 100 iterations (median of {repeats}, alternating): rpslib "
+          f"{ours:.2f} s, torch-lr-finder {theirs:.2f} s: ratio {ours / theirs:.2f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures.
 
@@ -100,9 +131,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-generate", action="store_true",
                         help="use get_rps()'s images instead of drawing a fresh stand-in")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only-range-test", action="store_true",
+                        help="time only the LR range tests (item 6), on get_rps()'s images")
     args = parser.parse_args(argv)
     r = args.repeats
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, CPU only")
+    if args.only_range_test:
+        x, y = load_tensors(get_rps().train, progress_bar=False).tensors
+        normalize = transforms.Normalize(x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)))
+        range_tests(DataLoader(TensorDataset(normalize(x), y), batch_size=16, shuffle=True), r)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.skip_generate:
@@ -173,6 +211,8 @@ def main(argv: list[str] | None = None) -> None:
         print("5. cached epoch, idle / one core busy:")
         for label, (idle, busy) in row.items():
             print(f"   {label:>12}: {idle:.2f} s / {busy:.2f} s")
+
+        range_tests(tensor_loader, r)
 
 
 if __name__ == "__main__":
