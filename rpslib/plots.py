@@ -76,6 +76,7 @@ def plot_filters(weights: Tensor | np.ndarray, title: str | None = None,
 
     Returns:
         The figure that holds the axes.
+
     Used by ``Architecture.visualize_filters`` (chapter 2).
     """
     if isinstance(weights, Tensor):
