@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow  # builds the package's metadata with pip: a few seconds
 def test_installing_rpslib_keeps_torch_and_numpy(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
+    # with the extra the chapters' setup cells install (rpslib[book])
     subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet",
-                    "--disable-pip-version-check", "--report", str(report), str(ROOT)],
+                    "--disable-pip-version-check", "--report", str(report), f"{ROOT}[book]"],
                    check=True, timeout=300)
     installs = {item["metadata"]["name"].lower()
                 for item in json.loads(report.read_text())["install"]}
