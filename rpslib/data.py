@@ -61,10 +61,7 @@ CACHE_VERSION = 2  # 2: the payload carries a sha256 of its tensors
 
 
 class RPSData(NamedTuple):
-    """Where the images are: ``train`` and ``test`` folders, and ``source``: real or synthetic.
-
-    Introduced in chapter 1.
-    """
+    """Where the images are: ``train`` and ``test`` folders, and ``source``: real or synthetic."""
 
     train: Path
     test: Path
@@ -76,8 +73,6 @@ def default_root() -> Path:
 
     Notebooks execute in their own folder, so a relative path would put the data inside the
     book's sources; one absolute place also lets every chapter reuse the same download.
-
-    Introduced in chapter 1.
     """
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rpslib"
@@ -157,10 +152,7 @@ def _first_line(err: BaseException) -> str:
 
 
 class CorruptImageError(OSError):
-    """An image file that cannot be decoded (truncated, corrupt, not an image).
-
-    Introduced in chapter 1.
-    """
+    """An image file that cannot be decoded (truncated, corrupt, not an image)."""
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
@@ -202,10 +194,7 @@ def _class_folders(directory: str | Path) -> list[str]:
 
 
 class OddImageError(ValueError):
-    """An intact image that cannot be used as it is (not square, or too large).
-
-    Introduced in chapter 1.
-    """
+    """An intact image that cannot be used as it is (not square, or too large)."""
 
 
 class ImageFolder(datasets.ImageFolder):
@@ -241,8 +230,6 @@ class ImageFolder(datasets.ImageFolder):
 
         With ``classes=``, those classes and their labels; ``class_to_idx`` holds the ones
         that have a folder here.
-
-        Introduced in chapter 1.
         """
         found = _class_folders(directory)
         if self._wanted is None:
@@ -263,8 +250,6 @@ class TensorImageDataset(TensorDataset):
 
     ``images`` (N, C, H, W) and ``labels`` (N,) as given; ``classes`` names label ``i``.
     ``load_tensors`` returns one.
-
-    Introduced in chapter 1 (with ``load_tensors``).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> None:
@@ -430,7 +415,6 @@ def prepare(size: int = 28) -> RPSData:
     """Get the images and fill the tensor cache of both splits, so no chapter pays for it.
 
     ``python -m rpslib.data`` runs it (``make test`` does, before running the chapters).
-    Introduced in chapter 1.
     """
     found = get_rps()
     for folder in (found.train, found.test):

@@ -76,10 +76,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 @dataclass(frozen=True)
 class Archive:
-    """One zip archive of the dataset: its file name, size in bytes, sha256 and top folder.
-
-    Introduced in chapter 1.
-    """
+    """One zip archive of the dataset: its file name, size in bytes, sha256 and top folder."""
 
     filename: str
     size: int
@@ -104,17 +101,11 @@ ARCHIVES: Mapping[str, Archive] = MappingProxyType({
 
 
 class DownloadError(RuntimeError):
-    """The dataset could not be downloaded or extracted; the message says what to do.
-
-    Introduced in chapter 1.
-    """
+    """The dataset could not be downloaded or extracted; the message says what to do."""
 
 
 class ChecksumError(DownloadError):
-    """An archive's sha256 is not the expected one.
-
-    Introduced in chapter 1.
-    """
+    """An archive's sha256 is not the expected one."""
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -127,8 +118,6 @@ def download_rps(root: str | os.PathLike[str], base_url: str | None = None,
     Makes ``root/rps/{paper,rock,scissors}/*.png`` (2,520 training images) and
     ``root/rps-test-set/{paper,rock,scissors}/*.png`` (372 test images), keeping the archives
     in ``root/archives/``. Once done (see ``is_complete``), a call returns at once.
-
-    Introduced in chapter 1.
 
     Args:
         root: the data folder; created if missing.
@@ -179,8 +168,6 @@ def is_complete(root: str | os.PathLike[str]) -> bool:
 
     True when the marker ``root/.rps-complete.json`` exists, records the same archives and
     sha256s as ``ARCHIVES``, and every extracted folder exists. Cheap: it hashes nothing.
-
-    Introduced in chapter 1.
     """
     root = Path(root)
     try:
@@ -236,10 +223,7 @@ def _verify_archive(path: Path, archive: Archive) -> None:
 
 
 def sha256_of(path: str | os.PathLike[str], chunk_size: int = CHUNK_SIZE) -> str:
-    """The sha256 of a file as a hex string, read in chunks (constant memory).
-
-    Introduced in chapter 1.
-    """
+    """The sha256 of a file as a hex string, read in chunks (constant memory)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while chunk := file.read(chunk_size):
@@ -256,8 +240,6 @@ def fetch(url: str, dest: str | os.PathLike[str], *, size: int, sha256: str,
 
     The bytes go to ``dest.part-<random>`` in the same folder, then ``os.replace`` gives them
     the final name; on any error (including Ctrl-C) the temporary file is removed.
-
-    Introduced in chapter 1.
 
     Args:
         url: what to download.
@@ -370,8 +352,6 @@ def safe_extract(zip_path: str | os.PathLike[str], target_root: str | os.PathLik
     skipped. The archive is extracted into ``target_root/.extract-<random>``, then the folder
     replaces any previous ``target_root/folder`` in one ``os.replace``. On any error the
     temporary folder is removed, so a half-extracted folder never appears.
-
-    Introduced in chapter 1.
 
     Returns:
         ``target_root/folder``.

@@ -8,8 +8,6 @@ complete set never does, so a read-only shared copy works.
 The temporary files of a run (``*.part-*``, ``.extract-*``, ``.generating-*``, ``*.tmp-*``)
 are only ever written under the lock, so whoever holds it may remove any it finds: they
 belong to a run that was killed.
-
-Introduced in chapter 1 (used by ``get_rps``).
 """
 
 from __future__ import annotations
@@ -26,17 +24,11 @@ _FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class NotEnoughSpaceError(OSError):
-    """The disk filled up; the message names the folder and about how much space is needed.
-
-    Introduced in chapter 1.
-    """
+    """The disk filled up; the message names the folder and about how much space is needed."""
 
 
 class FolderNotWritableError(PermissionError):
-    """The data must be written, but its folder is read-only; the message says what to do.
-
-    Introduced in chapter 1.
-    """
+    """The data must be written, but its folder is read-only; the message says what to do."""
 
 
 @contextmanager
@@ -50,8 +42,6 @@ def locked(root: Path, doing: str = "downloading or drawing the data") -> Iterat
 
     Raises:
         FolderNotWritableError: ``root`` cannot be written (a read-only copy that lacks data).
-
-    Introduced in chapter 1.
     """
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -85,8 +75,6 @@ def remove_leftovers(folder: Path, *patterns: str) -> None:
     """Delete what killed runs left in ``folder`` (files or folders matching ``patterns``).
 
     Call it only while holding :func:`locked` on the folder whose writers make them.
-
-    Introduced in chapter 1.
     """
     for pattern in patterns:
         for path in folder.glob(pattern):
@@ -97,18 +85,12 @@ def remove_leftovers(folder: Path, *patterns: str) -> None:
 
 
 def is_disk_full(err: BaseException) -> bool:
-    """Whether ``err`` is a full disk (or quota): ``Errno 28``.
-
-    Introduced in chapter 1.
-    """
+    """Whether ``err`` is a full disk (or quota): ``Errno 28``."""
     return isinstance(err, OSError) and err.errno in _FULL
 
 
 def not_enough_space(folder: Path, needed: int, what: str) -> NotEnoughSpaceError:
-    """The error for a full disk: names ``folder``, the space ``what`` needs, and what is free.
-
-    Introduced in chapter 1.
-    """
+    """The error for a full disk: names ``folder``, the space ``what`` needs, and what is free."""
     try:
         free = f"{_mb(shutil.disk_usage(folder).free)} free"
     except OSError:
