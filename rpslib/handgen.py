@@ -10,13 +10,20 @@ layout, counts and format:
 Each hand is a few rounded shapes (capsules and a rounded palm) drawn at twice the size and
 reduced, so edges are smooth: rock is a fist with the thumb across it, paper an open hand with
 spread fingers and the thumb out, scissors the index and middle fingers in a V.  A hand
-*identity* fixes its geometry (palm size, finger thickness and length), skin tone, nails,
-sleeve and handedness; each image then varies the pose a little (about ±15° rotation, ±15 px
-shift, ±5 % scale, a few degrees per finger).  As in the real set, the test images come from
+*identity* fixes its geometry (palm size, finger thickness and length), nails, sleeve and
+handedness; each image then varies the pose a little (about ±15° rotation, ±15 px shift,
+±5 % scale, a few degrees per finger).  As in the real set, the test images come from
 identities never seen in training (6 in training, 4 in test), and their hand *geometry* lies
 outside the training range: that, not colour, is what makes a test hand unfamiliar to a small
 CNN.  The ranges were tuned until the slides' lessons showed; ``tests/test_lessons.py`` keeps
 them showing.
+
+The skin tone is not part of an identity: it steps through the whole palette from one image
+of a hand to the next, so every hand, easy or hard, in training and in test, wears every tone
+equally often.  Were tones fixed per hand, the test hand with the hardest geometry would have
+one skin, and a figure of the model's mistakes would read as "the model fails on that skin",
+a lesson the generator made up.  ``tools/stand_in_report.py`` prints the validation accuracy
+per test hand and per tone.
 
 Everything is deterministic: image ``k`` of a class draws from its own random generator,
 seeded by ``(seed, split, class, k)``, so the files are byte-identical whatever the number of
@@ -52,7 +59,7 @@ SPLITS: Mapping[str, int] = MappingProxyType({"rps": 840, "rps-test-set": 124})
 IMAGE_SIZE = 300
 SUPERSAMPLE = 2
 MARKER = ".rps-generated.json"  # the real set's marker is download.MARKER_NAME
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the skin tone cycles within each hand instead of one per hand
 
 # hand "models" per split; each draws images k, k + n, k + 2n, ... of every class
 N_IDENTITIES: Mapping[str, int] = MappingProxyType({"rps": 6, "rps-test-set": 4})
@@ -64,6 +71,9 @@ SKIN_TONES: tuple[Color, ...] = (  # light to dark; muted, so the statistics mat
     (211, 195, 180), (200, 180, 167), (195, 171, 157), (190, 160, 140), (179, 152, 134),
     (154, 121, 105), (137, 108, 91), (123, 93, 78), (92, 68, 58), (74, 56, 47),
 )
+# the palette's own gaps in brightness (luma 158 -> 129 and 100 -> 74) split it in three
+TONE_BANDS: Mapping[str, range] = MappingProxyType(
+    {"light": range(0, 5), "medium": range(5, 8), "dark": range(8, 10)})
 SLEEVES: tuple[Color, ...] = (
     (40, 52, 92), (70, 70, 74), (25, 25, 28), (150, 40, 45), (46, 100, 60), (190, 190, 196),
     (90, 120, 170), (120, 90, 60), (200, 160, 60), (110, 60, 120),
@@ -73,7 +83,7 @@ POLISH: tuple[Color, ...] = ((180, 20, 40), (220, 90, 140), (90, 20, 90), (30, 3
 
 @dataclass(frozen=True)
 class Identity:
-    """One hand "model": what stays the same across all its images.
+    """One hand "model" as drawn in one image: only its skin (and plain nails) vary by image.
 
     Lengths are in pixels of the 300x300 image.
 
@@ -85,6 +95,7 @@ class Identity:
     finger_thickness: float  # as a fraction of palm_width / 4
     finger_length: float  # as a fraction of the default lengths
     skin: Color
+    tone: int  # the index of ``skin`` in SKIN_TONES (before the hand's small tint)
     nail: Color
     sleeve: Color | None
     left_handed: bool
@@ -104,8 +115,14 @@ def _factor(rng: np.random.Generator, train: bool, spread: float,
     return float(1.0 + side * rng.uniform(*unfamiliar))
 
 
-def make_identity(seed: int, split: str, index: int) -> Identity:
-    """The hand identity ``index`` of ``split``; test identities have unfamiliar geometry.
+def make_identity(seed: int, split: str, index: int, image: int = 0) -> Identity:
+    """The hand identity ``index`` of ``split`` as drawn in its ``image``-th image (of a class).
+
+    Test identities have unfamiliar geometry.  Only the skin depends on ``image``: the tone
+    steps through ``SKIN_TONES`` one image after another, from a start of the identity's own,
+    so each hand wears every tone as often as the others (give or take one).  A cycle rather
+    than a random tone per image: a test hand has 31 images per class, and random draws would
+    give it some tones 7 times and others never, noise that would show in a table per tone.
 
     The ranges were tuned so that the slides' lessons show (see ``tests/test_lessons.py``):
     a narrow range within training lets CNN2 fit it almost perfectly and dropout help, and
@@ -117,9 +134,12 @@ def make_identity(seed: int, split: str, index: int) -> Identity:
     train = split == "rps"
     size = _factor(rng, train, 0.04, (0.105, 0.18))
     thick = _factor(rng, train, 0.05, (0.14375, 0.275))
-    length = _factor(rng, train, 0.05, (0.1375, 0.25))
-    # test identities spread evenly over the palette, so the test set spans light and dark skin
-    tone = rng.integers(len(SKIN_TONES)) if train else (index * 3 + 1) % len(SKIN_TONES)
+    # version 2 put every tone in training, so a test hand's skin no longer looked new; its
+    # fingers now lie further out (was 0.1375-0.25), or dropout's gain fell to about 1 point
+    length = _factor(rng, train, 0.05, (0.19, 0.34))
+    # where the identity's cycle of tones starts: test identities start spread over the palette
+    start = rng.integers(len(SKIN_TONES)) if train else (index * 3 + 1) % len(SKIN_TONES)
+    tone = (start + image) % len(SKIN_TONES)
     skin = np.array(SKIN_TONES[tone], dtype=float)
     skin = np.clip(skin + rng.normal(0, 6, 3), 0, 255)
     if rng.random() < 0.25:
@@ -133,6 +153,7 @@ def make_identity(seed: int, split: str, index: int) -> Identity:
         finger_thickness=thick,
         finger_length=length,
         skin=_color(skin),
+        tone=int(tone),
         nail=_color(nail),
         sleeve=sleeve,
         left_handed=bool(rng.random() < 0.5),
@@ -352,9 +373,52 @@ def render_indexed(seed: int, split: str, pose: str, k: int) -> Image.Image:
 
     Introduced in chapter 1.
     """
-    ident = make_identity(seed, split, k % N_IDENTITIES[split])
+    n_id = N_IDENTITIES[split]
+    ident = make_identity(seed, split, k % n_id, k // n_id)
     rng = np.random.default_rng([seed, list(SPLITS).index(split), CLASSES.index(pose), k])
     return render(pose, ident, rng)
+
+
+def skin_tone(seed: int, split: str, k: int) -> int:
+    """The index in ``SKIN_TONES`` of the skin of image ``k`` (of every class) in ``split``.
+
+    Lets a reader (or ``tools/stand_in_report.py``) group results by skin tone; see
+    :func:`image_of` for the ``k`` of a file name and :func:`tone_band` for the band.
+    No chapter uses it (a reader of ``tools/stand_in_report.py`` may).
+    """
+    n_id = N_IDENTITIES[split]
+    return make_identity(seed, split, k % n_id, k // n_id).tone
+
+
+def tone_band(tone: int) -> str:
+    """The band of a skin tone index: ``"light"``, ``"medium"`` or ``"dark"`` (``TONE_BANDS``).
+
+    No chapter uses it (``tools/stand_in_report.py`` does).
+    """
+    for band, tones in TONE_BANDS.items():
+        if tone in tones:
+            return band
+    raise ValueError(f"no skin tone {tone}: expected 0 to {len(SKIN_TONES) - 1}")
+
+
+def image_of(name: str) -> tuple[str, str, int]:
+    """``(split, pose, k)`` of a stand-in file name: the inverse of how the files are named.
+
+    ``"testpaper03-012.png"`` is image ``k = 12 * 4 + 2`` of ``paper`` in ``rps-test-set``,
+    drawn by the test identity ``k % N_IDENTITIES[split]`` = 2 (numbered from 1 in the name).
+    No chapter uses it (``tools/stand_in_report.py`` does).
+    """
+    stem = name.removesuffix(".png")
+    split = "rps-test-set" if stem.startswith("test") else "rps"
+    stem = stem.removeprefix("test")
+    try:
+        pose = next(p for p in CLASSES if stem.startswith(p))
+        ident, number = stem.removeprefix(pose).split("-")
+        k = int(number) * N_IDENTITIES[split] + int(ident) - 1
+    except (StopIteration, ValueError) as err:
+        raise ValueError(f"{name!r} is not a stand-in file name like 'testpaper03-012.png' "
+                         "or 'rock01-005.png'") from err
+    return split, pose, k
 
 
 def _write_one(job: tuple[Path, tuple[int, str, str, int, str]]) -> None:

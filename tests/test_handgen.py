@@ -1,10 +1,12 @@
-"""The generated stand-in: layout, format, determinism, and never a half set."""
+"""The generated stand-in: layout, format, determinism, never a half set, and every hand
+in every skin tone."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,38 @@ def test_test_hands_have_geometry_outside_the_training_range() -> None:
         hi = max(getattr(i, feature) for i in train)
         outside = [not lo <= getattr(i, feature) <= hi for i in test]
         assert all(outside), f"{feature}: a test hand lies within the training range"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_hand_wears_every_skin_tone(seed: int) -> None:
+    # Difficulty comes from a hand's geometry; if a test identity had one tone, its mistakes
+    # would read as "the model fails on that skin" (issue 6, item 13)
+    for split, per_class in handgen.SPLITS.items():
+        n_id = handgen.N_IDENTITIES[split]
+        for ident in range(n_id):
+            tones = Counter(handgen.skin_tone(seed, split, k)
+                            for k in range(ident, per_class, n_id))
+            assert sorted(tones) == list(range(len(handgen.SKIN_TONES))), (
+                f"{split}, identity {ident + 1:02d}: only the skin tones {sorted(tones)}")
+            assert max(tones.values()) - min(tones.values()) <= 1, (
+                f"{split}, identity {ident + 1:02d}: tones unevenly spread {dict(tones)}")
+
+
+def test_tone_bands_split_the_palette_from_light_to_dark() -> None:
+    tones = range(len(handgen.SKIN_TONES))
+    assert [handgen.tone_band(t) for t in tones] == [
+        band for band, members in handgen.TONE_BANDS.items() for _ in members]
+    luma = [0.299 * r + 0.587 * g + 0.114 * b for r, g, b in handgen.SKIN_TONES]
+    assert luma == sorted(luma, reverse=True)
+    with pytest.raises(ValueError, match="no skin tone"):
+        handgen.tone_band(len(tones))
+
+
+def test_a_file_name_gives_back_its_image() -> None:
+    for _, split, pose, k, name in handgen._task_list(0, handgen.SPLITS):
+        assert handgen.image_of(name) == (split, pose, k), name
+    with pytest.raises(ValueError, match="not a stand-in file name"):
+        handgen.image_of("hand-01.png")
 
 
 @pytest.mark.slow  # starts a process pool
