@@ -1,9 +1,10 @@
-"""The generated stand-in: layout, format, determinism, never a half set, and every hand
-in every skin tone."""
+"""The generated stand-in: layout, format, determinism, pinned bytes, never a half set, and
+every hand in every skin tone."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from collections import Counter
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from rpslib import handgen
+from rpslib.data import load_tensors
 from rpslib.download import MARKER_NAME as REAL_MARKER
 from rpslib.handgen import CLASSES, MARKER, generate_rps, is_generated
 from tests.conftest import TINY
@@ -22,6 +25,60 @@ from tests.conftest import TINY
 def digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*.png"))}
+
+
+# sha256 of the pixels (RGBA bytes) of a few images of seed 0: both splits, every class,
+# five hands, five skin tones.  Pixels, not PNG files: zlib may pack the same pixels in other
+# bytes, which changes nothing a reader sees.
+PINNED_PIXELS = {
+    ("rps", "paper", 0): "f41cbc4351f4c2754718f0499d9096fe54e0c596c7582a169708d91fc5bd7029",
+    ("rps", "rock", 423): "ef30772e3dd1f867cdddea9ff4a68093fd0b1f156b469a8d661f916be59a345d",
+    ("rps", "scissors", 839): "9813800bc0632bd306464a59ae2e0de571c799fe7cf9eac1c68d54bd35d14a6b",
+    ("rps-test-set", "paper", 50):
+        "054ced9904d84c61c4079d5d71258f57ea089054e1f824ea897fd7eaf193c6d5",
+    ("rps-test-set", "scissors", 123):
+        "8536343b30e7fe3ae9642113639349cfe60b6774bba0c595804974f01fdf08b4",
+}
+# sha256 of what load_tensors caches for the TINY training split (images, labels, classes)
+PINNED_TENSORS = "1ef1367c93a03d2e277d3a9cd012cab136a91b41e161573fead8b101e4ed91b0"
+REPIN = ("if the change is intended, bump {version} (so that sets drawn or cached before are "
+         "redone) and update the hashes in tests/test_handgen.py; if not, pin the library that "
+         "changed (numpy, Pillow, torch or torchvision)")
+
+
+def test_the_drawn_pixels_are_pinned() -> None:
+    changed = []
+    for (split, pose, k), pinned in PINNED_PIXELS.items():
+        img = handgen.render_indexed(0, split, pose, k)
+        assert img.mode == "RGBA" and img.size == (300, 300)
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG", compress_level=1)  # as _write_one saves it
+        with Image.open(buffer) as png:
+            pixels = png.tobytes()
+        assert pixels == img.tobytes(), "PNG must store the drawn pixels unchanged"
+        if hashlib.sha256(pixels).hexdigest() != pinned:
+            changed.append(f"{split}/{pose} image {k}")
+    assert not changed, (f"the stand-in's pixels changed ({', '.join(changed)}): "
+                         + REPIN.format(version="handgen.GENERATOR_VERSION"))
+
+
+def test_the_cached_tensors_are_pinned(tiny_rps: tuple[Path, Path]) -> None:
+    # torch.save's bytes are not reproducible from one drawing to the next: the zip inside
+    # names its folder after the cache file, whose name holds the files' modification times.
+    # So this hashes what the file holds.
+    train = tiny_rps[0]
+    load_tensors(train, size=28)
+    (cache_file,) = (train.parent / ".tensor-cache").glob(f"{train.name}-28-*.pt")
+    saved = torch.load(cache_file, weights_only=True)
+    images, labels, classes = saved["images"], saved["labels"], saved["classes"]
+    assert images.dtype == torch.uint8 and images.shape == (3 * TINY["rps"], 3, 28, 28)
+    digest = hashlib.sha256(repr(classes).encode())
+    digest.update(images.numpy().tobytes())
+    digest.update(labels.numpy().tobytes())
+    assert digest.hexdigest() == PINNED_TENSORS, (
+        "the stand-in's cached 28x28 tensors changed (the drawing, or torchvision's Resize): "
+        + REPIN.format(version="handgen.GENERATOR_VERSION (a new drawing) or "
+                       "data.CACHE_VERSION (a new resize)"))
 
 
 def test_layout_counts_and_format(tiny_rps: tuple[Path, Path]) -> None:
