@@ -27,7 +27,7 @@ per test hand and per tone.
 
 Everything is deterministic: image ``k`` of a class draws from its own random generator,
 seeded by ``(seed, split, class, k)``, so the files are byte-identical whatever the number of
-worker processes.  Introduced in chapter 1.
+worker processes.
 """
 
 from __future__ import annotations
@@ -86,8 +86,6 @@ class Identity:
     """One hand "model" as drawn in one image: only its skin (and plain nails) vary by image.
 
     Lengths are in pixels of the 300x300 image.
-
-    Introduced in chapter 1.
     """
 
     palm_width: float
@@ -127,8 +125,6 @@ def make_identity(seed: int, split: str, index: int, image: int = 0) -> Identity
     The ranges were tuned so that the slides' lessons show (see ``tests/test_lessons.py``):
     a narrow range within training lets CNN2 fit it almost perfectly and dropout help, and
     test geometry outside it puts validation accuracy near the real set's (about 80 %).
-
-    Introduced in chapter 1.
     """
     rng = np.random.default_rng([seed, 7, list(SPLITS).index(split), index])
     train = split == "rps"
@@ -175,8 +171,6 @@ def _shade(c: Color, f: float) -> Color:
 
 def capsule(a: Point, b: Point, radius: float, n: int = 10) -> list[Point]:
     """The outline of a rounded segment from ``a`` to ``b`` (a finger), as polygon points.
-
-    Introduced in chapter 1.
     """
     ax, ay = a
     bx, by = b
@@ -193,8 +187,6 @@ def capsule(a: Point, b: Point, radius: float, n: int = 10) -> list[Point]:
 
 def rounded_rect(u0: float, v0: float, u1: float, v1: float, r: float, n: int = 6) -> list[Point]:
     """The outline of an axis-aligned rectangle with rounded corners (the palm).
-
-    Introduced in chapter 1.
     """
     corners = ((u1 - r, v1 - r, 0.0), (u0 + r, v1 - r, 0.5), (u0 + r, v0 + r, 1.0),
                (u1 - r, v0 + r, 1.5))
@@ -217,8 +209,6 @@ class Part:
 
     ``points`` outline a polygon filled with ``fill`` and edged with ``outline`` (``None``: no
     edge) ``width`` pixels wide; exactly two points make a crease line of colour ``fill``.
-
-    Introduced in chapter 1.
     """
 
     points: list[Point]
@@ -229,8 +219,6 @@ class Part:
 
 def hand_parts(pose: str, ident: Identity, rng: np.random.Generator) -> list[Part]:
     """The shapes of one hand in drawing order, in the hand frame (wrist at the origin).
-
-    Introduced in chapter 1.
     """
     w, length = ident.palm_width, ident.palm_length
     thick = w / 4 * 0.92 * ident.finger_thickness
@@ -307,8 +295,6 @@ def hand_parts(pose: str, ident: Identity, rng: np.random.Generator) -> list[Par
 
 def render(pose: str, ident: Identity, rng: np.random.Generator) -> Image.Image:
     """One 300x300 RGBA image of ``ident`` showing ``pose``, posed at random by ``rng``.
-
-    Introduced in chapter 1.
     """
     s = SUPERSAMPLE
     size = IMAGE_SIZE * s
@@ -370,8 +356,6 @@ def _task_list(seed: int, counts: Mapping[str, int]) -> list[tuple[int, str, str
 
 def render_indexed(seed: int, split: str, pose: str, k: int) -> Image.Image:
     """Image ``k`` of class ``pose`` in ``split``: its own generator, so any order gives it.
-
-    Introduced in chapter 1.
     """
     n_id = N_IDENTITIES[split]
     ident = make_identity(seed, split, k % n_id, k // n_id)
@@ -436,8 +420,6 @@ def is_generated(root: Path | str, seed: int = 0, counts: Mapping[str, int] | No
 
     The marker file is written last, so a half-written set never counts as done; a set drawn
     by an older generator, another seed or other counts does not count either.
-
-    Introduced in chapter 1.
     """
     root = Path(root)
     try:
