@@ -128,8 +128,8 @@ def lr_range_test(arch: Architecture, data_loader: DataLoader[Any], end_lr: floa
                 loss = _mean_loss(arch, val_loader)
             tracking["lr"].append(float(scheduler.get_last_lr()[0]))  # the rate this step used
             scheduler.step()
-            # smoothing starts from the first raw loss
-            if iteration > 0:
+            # smoothing starts from the first raw loss; alpha=0 means none (as torch-lr-finder)
+            if iteration > 0 and alpha > 0:
                 loss = alpha * loss + (1 - alpha) * tracking["loss"][-1]
             best = min(best, loss)
             tracking["loss"].append(loss)

@@ -89,8 +89,8 @@ def val_data() -> DataLoader[Any]:
     return DataLoader(TensorDataset(x, y), batch_size=16)  # last batch: 8
 
 
-def theirs(end_lr: float, num_iter: int, step_mode: str, val: bool = False
-           ) -> dict[str, list[float]]:
+def theirs(end_lr: float, num_iter: int, step_mode: str, val: bool = False,
+           alpha: float = 0.05) -> dict[str, list[float]]:
     # With a validation loader, torch-lr-finder creates its loader iterators in another
     # order (each creation draws a random number): keep the training order fixed instead
     arch, loader = model_and_data(shuffle=not val)
@@ -99,28 +99,29 @@ def theirs(end_lr: float, num_iter: int, step_mode: str, val: bool = False
     # one CPU thread, as ours: the same sums in the same order
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), torch_threads(1):
         finder.range_test(loader, val_loader=val_data() if val else None, end_lr=end_lr,
-                          num_iter=num_iter, step_mode=step_mode, smooth_f=0.05, diverge_th=5)
+                          num_iter=num_iter, step_mode=step_mode, smooth_f=alpha, diverge_th=5)
     return finder.history
 
 
-def ours(end_lr: float, num_iter: int, step_mode: str, val: bool = False
-         ) -> dict[str, list[float]]:
+def ours(end_lr: float, num_iter: int, step_mode: str, val: bool = False,
+         alpha: float = 0.05) -> dict[str, list[float]]:
     arch, loader = model_and_data(shuffle=not val)
     torch.manual_seed(123)
     return lr_range_test(arch, loader, end_lr, num_iter=num_iter, step_mode=step_mode,
-                         val_loader=val_data() if val else None)
+                         alpha=alpha, val_loader=val_data() if val else None)
 
 
-@pytest.mark.parametrize(("end_lr", "num_iter", "step_mode", "val"), [
-    (0.1, 30, "exp", False),
-    (0.1, 20, "linear", False),
-    (30.0, 40, "exp", False),  # diverges: both stop at the same point
-    (0.05, 8, "exp", True),  # Smith's variant, the loss on a validation loader
+@pytest.mark.parametrize(("end_lr", "num_iter", "step_mode", "val", "alpha"), [
+    (0.1, 30, "exp", False, 0.05),
+    (0.1, 20, "linear", False, 0.05),
+    (30.0, 40, "exp", False, 0.05),  # diverges: both stop at the same point
+    (0.05, 8, "exp", True, 0.05),  # Smith's variant, the loss on a validation loader
+    (0.1, 12, "exp", False, 0.0),  # alpha=0: no smoothing at all
 ])
 def test_equals_torch_lr_finder(end_lr: float, num_iter: int, step_mode: str,
-                                val: bool) -> None:
-    expected, got = theirs(end_lr, num_iter, step_mode, val), ours(end_lr, num_iter,
-                                                                   step_mode, val)
+                                val: bool, alpha: float) -> None:
+    expected, got = (theirs(end_lr, num_iter, step_mode, val, alpha),
+                     ours(end_lr, num_iter, step_mode, val, alpha))
     assert len(got["lr"]) == len(expected["lr"]) == len(got["loss"])
     np.testing.assert_allclose(got["lr"], expected["lr"], rtol=1e-6)
     np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-6, atol=1e-6)
