@@ -474,8 +474,6 @@ def generate_rps(root: Path | str, seed: int = 0, workers: int | None = None,
         progress_bar: ``False`` hides the bar.
         counts: images per class of each split, e.g. ``{"rps": 10, "rps-test-set": 4}`` for a
             quick preview (default: the real set's 840 and 124).
-
-    Introduced in chapter 1.
     """
     root = Path(root)
     counts = dict(SPLITS if counts is None else counts)
