@@ -8,24 +8,30 @@ redraws about once per epoch, with the latest losses).
 
 Set the environment variable ``RPSLIB_PROGRESS=0`` to silence every bar (the test-suite
 does not need to, but a log file may want to).
+
+Other libraries choose for themselves: ``torch-lr-finder`` draws its bar with
+``tqdm.autonotebook``, a widget inside a notebook.  ``plain_progress`` lends such a module the
+course's text bar for the duration of a block.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import Any, TypeVar
 
-from tqdm.std import tqdm
+from tqdm.std import TqdmExperimentalWarning, tqdm
 
 T = TypeVar("T")
 
 
 def progress_enabled(disable: bool | None = None) -> bool:
     """Whether bars are shown: ``disable`` wins, else ``RPSLIB_PROGRESS`` (default on).
-
-    Introduced in chapter 1.
     """
     if disable is not None:
         return not disable
@@ -41,12 +47,62 @@ def progress(iterable: Iterable[T] | None = None, *, disable: bool | None = None
             (``total=``, ``update``).
         disable: ``True`` hides the bar; ``None`` follows ``RPSLIB_PROGRESS``.
         **kwargs: passed to ``tqdm`` (``total``, ``desc``, ``unit``, ...).
-
-    Introduced in chapter 1.
     """
+    return tqdm(iterable, **_text_settings(disable, kwargs))
+
+
+def _text_settings(disable: bool | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The course's bar settings, where ``kwargs`` does not set them."""
     kwargs.setdefault("file", sys.stdout)
     kwargs.setdefault("dynamic_ncols", False)
     kwargs.setdefault("ncols", 80)
     kwargs.setdefault("leave", True)
     kwargs.setdefault("mininterval", 0.5)  # fewer redraws: shorter logs and notebook outputs
-    return tqdm(iterable, disable=not progress_enabled(disable), **kwargs)
+    kwargs["disable"] = not progress_enabled(disable)
+    return kwargs
+
+
+class TextBar(tqdm):
+    """``tqdm``'s plain-text bar with the course's settings: what ``plain_progress`` lends.
+
+    A subclass (not a function) so that code which uses ``tqdm.write`` or
+    ``isinstance(bar, tqdm)`` keeps working.
+    """
+
+    def __init__(self, iterable: Iterable[Any] | None = None, *args: Any,
+                 disable: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(iterable, *args, **_text_settings(disable, kwargs))
+
+
+@contextmanager
+def plain_progress(module: ModuleType | str) -> Iterator[ModuleType]:
+    """Inside the block, ``module.tqdm`` is the course's plain-text bar; then it is restored.
+
+    For libraries that draw their progress bar with ``tqdm.autonotebook`` (a widget inside a
+    notebook, an empty box on the static website), e.g. ``torch-lr-finder``::
+
+        with plain_progress("torch_lr_finder.lr_finder"):
+            from torch_lr_finder import LRFinder
+            LRFinder(model, optimizer, loss_fn).range_test(train_loader, end_lr=0.1)
+
+    Args:
+        module: the module that calls ``tqdm``, or its name.  A name is imported here, with
+            ``tqdm.autonotebook``'s "notebook mode" warning silenced (it would show when that
+            import is the first one of ``tqdm.autonotebook``).
+
+    Yields:
+        The module.  Its own ``tqdm`` is put back when the block ends, also after an error.
+    """
+    if isinstance(module, str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TqdmExperimentalWarning)
+            module = importlib.import_module(module)
+    if not hasattr(module, "tqdm"):
+        raise AttributeError(f"module {module.__name__!r} has no 'tqdm' to replace: pass the "
+                             f"module that calls tqdm (e.g. 'torch_lr_finder.lr_finder')")
+    original = module.tqdm
+    setattr(module, "tqdm", TextBar)  # noqa: B010 (mypy knows no module's tqdm)
+    try:
+        yield module
+    finally:
+        setattr(module, "tqdm", original)  # noqa: B010

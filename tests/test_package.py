@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import types
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 from tqdm.std import tqdm
 
 from rpslib.progress import progress
@@ -72,3 +76,62 @@ def test_torch_threads_restores_even_after_an_error() -> None:
     assert torch.get_num_threads() == before
     with torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+def test_plain_progress_lends_a_module_the_text_bar_and_gives_its_own_back(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tqdm.notebook import tqdm as widget_tqdm
+
+    from rpslib.progress import plain_progress
+
+    library = types.ModuleType("library")  # a library that draws with tqdm.autonotebook
+    library.tqdm = widget_tqdm  # type: ignore[attr-defined]
+    with plain_progress(library) as module:
+        assert module is library and library.tqdm is not widget_tqdm
+        assert list(library.tqdm(range(3), disable=False)) == [0, 1, 2]
+        bar = library.tqdm(total=2, disable=False)
+        assert isinstance(bar, tqdm) and not isinstance(bar, widget_tqdm)
+        bar.close()
+    assert library.tqdm is widget_tqdm
+    assert "3/3" in capsys.readouterr().out  # plain text on stdout
+    with pytest.raises(RuntimeError), plain_progress(library):
+        raise RuntimeError("boom")
+    assert library.tqdm is widget_tqdm  # given back after an error too
+    with pytest.raises(AttributeError, match="no 'tqdm'"), plain_progress(types):
+        pass
+
+
+def test_plain_progress_silences_the_notebook_mode_warning_of_the_import(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rpslib.progress import plain_progress
+
+    # what `from tqdm.autonotebook import tqdm` does, the first time, inside a notebook
+    (tmp_path / "noisy_library.py").write_text(
+        "import warnings\nfrom tqdm.std import TqdmExperimentalWarning, tqdm\n"
+        "warnings.warn('Using tqdm.autonotebook.tqdm in notebook mode', "
+        "TqdmExperimentalWarning)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with plain_progress("noisy_library") as module:
+            assert module.__name__ == "noisy_library"
+    assert not caught
+    sys.modules.pop("noisy_library", None)
+
+
+def test_torch_lr_finder_draws_the_text_bar_inside_plain_progress(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch_lr_finder import LRFinder
+
+    from rpslib.progress import TextBar, plain_progress
+
+    monkeypatch.setenv("RPSLIB_PROGRESS", "1")
+    model = torch.nn.Linear(2, 1)
+    data = TensorDataset(torch.randn(8, 2), torch.randn(8, 1))
+    finder = LRFinder(model, torch.optim.SGD(model.parameters(), lr=1e-3), torch.nn.MSELoss())
+    with plain_progress("torch_lr_finder.lr_finder") as module:
+        finder.range_test(DataLoader(data, batch_size=4), end_lr=0.1, num_iter=5)
+    finder.reset()
+    captured = capsys.readouterr()
+    assert "5/5" in captured.out and "5/5" not in captured.err  # ours, on stdout
+    assert module.tqdm is not TextBar and module.tqdm.__module__.startswith("tqdm.")
