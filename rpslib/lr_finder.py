@@ -30,16 +30,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 
+from rpslib.callbacks import Callback
 from rpslib.runtime import torch_threads
 from rpslib.seeding import get_rng_state, set_rng_state
 
 if TYPE_CHECKING:
     from rpslib.trainer import Architecture
 
-__all__ = ["lr_range_test", "make_lr_fn", "suggest_lrs"]
+__all__ = ["LossRecorder", "lr_range_test", "make_lr_fn", "smooth", "suggest_lrs"]
 
 LRFn = Callable[[Any], Any]
 
@@ -193,6 +195,66 @@ def _untouched(arch: Architecture, loader: DataLoader[Any]) -> Iterator[None]:
         for module, training in modes:
             module.training = training
         set_rng_state(rng, generator)
+
+
+# --- the grid search: every step's loss ---------------------------------------------------
+
+
+class LossRecorder(Callback):
+    """A callback that records the loss of every training mini-batch.
+
+    ``arch.add_callback(LossRecorder())`` before ``arch.train(...)``; afterwards ``losses``
+    holds one float per mini-batch, in order (over several ``train`` calls, one after the
+    other).  The epoch means of ``arch.losses`` hide what happens within an epoch: a
+    learning rate that is too high shows in the first few hundred steps.
+
+    The losses are kept as tensors while training and turned into floats when ``train``
+    ends (reading each one at once would make the GPU wait at every step).
+
+    Introduced in chapter 4.
+    """
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self._pending: list[Tensor] = []
+
+    def on_step_end(self, arch: Architecture, loss: Tensor) -> None:
+        """Keep this mini-batch's (detached, 0-dim) loss."""
+        self._pending.append(loss)
+
+    def on_train_end(self, arch: Architecture) -> None:
+        """Turn the losses kept so far into floats (once per ``train`` call)."""
+        if self._pending:
+            self.losses.extend(torch.stack(self._pending).cpu().tolist())
+            self._pending.clear()
+
+    def __repr__(self) -> str:
+        return f"LossRecorder({len(self.losses) + len(self._pending)} losses)"
+
+
+def smooth(losses: Any, alpha: float) -> np.ndarray:
+    """The exponentially weighted moving average the range test draws, seeded with the first loss.
+
+    ``smoothed[0] = losses[0]`` and ``smoothed[i] = alpha * losses[i] + (1 - alpha) *
+    smoothed[i - 1]``: a small ``alpha`` smooths more (``alpha=1``: no smoothing).  Seeding
+    with the first loss (not with 0) keeps the start of the curve at the right height.
+
+    Args:
+        losses: a sequence of N numbers, e.g. ``LossRecorder().losses``.
+        alpha: the weight of each new loss, in (0, 1].
+
+    Returns:
+        An array of N floats.
+
+    Introduced in chapter 4.
+    """
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    values = np.asarray(losses, dtype=np.float64)
+    smoothed = np.empty_like(values)
+    for i, value in enumerate(values):
+        smoothed[i] = value if i == 0 else alpha * value + (1 - alpha) * smoothed[i - 1]
+    return smoothed
 
 
 # --- suggestions -------------------------------------------------------------------------

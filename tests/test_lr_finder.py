@@ -15,11 +15,11 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, TensorDataset
 from torch_lr_finder import LRFinder
 
-from rpslib.lr_finder import lr_range_test, make_lr_fn, suggest_lrs
+from rpslib.lr_finder import LossRecorder, lr_range_test, make_lr_fn, smooth, suggest_lrs
 from rpslib.models import CNN2
 from rpslib.runtime import torch_threads
 from rpslib.trainer import Architecture
-from tests.test_trainer import learnable_data
+from tests.test_trainer import learnable_data, make_arch
 
 # ------------------------------------------------------------------------------- make_lr_fn
 
@@ -293,3 +293,42 @@ def test_plot_marks_the_suggestions() -> None:
     assert legend is not None
     assert {"steepest", "valley", "min/10"} <= {t.get_text().split(" ")[0]
                                                  for t in legend.get_texts()}
+
+
+# ------------------------------------------------------------- the grid search's helpers
+
+
+def test_loss_recorder_keeps_every_step_and_their_means_are_the_epoch_losses() -> None:
+    arch = make_arch()  # 64 training images in batches of 16: 4 steps per epoch
+    recorder = arch.add_callback(LossRecorder())
+    arch.train(2, seed=3, progress=False)
+    arch.train(1, progress=False)  # a second call appends
+    assert len(recorder.losses) == 3 * 4
+    assert all(isinstance(loss, float) for loss in recorder.losses)
+    epoch_means = np.asarray(recorder.losses).reshape(3, 4).mean(axis=1)
+    np.testing.assert_allclose(epoch_means, arch.losses, rtol=1e-6)
+    assert "12 losses" in repr(recorder)
+
+
+def test_smooth_is_the_exponentially_weighted_average_seeded_with_the_first_value() -> None:
+    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0])
+    alpha = 0.3
+    # closed form: (1 - a)^i x0 + sum_k a (1 - a)^(i - k) x_k
+    expected = [(1 - alpha) ** i * values[0]
+                + sum(alpha * (1 - alpha) ** (i - k) * values[k] for k in range(1, i + 1))
+                for i in range(len(values))]
+    np.testing.assert_allclose(smooth(values.tolist(), alpha), expected, rtol=1e-12)
+    np.testing.assert_array_equal(smooth(values, 1.0), values)
+    with pytest.raises(ValueError, match="alpha"):
+        smooth(values, 0.0)
+
+
+def test_smooth_draws_the_range_tests_curve() -> None:
+    raw = ours_with_alpha(0.0)  # alpha=0: the raw losses
+    np.testing.assert_allclose(smooth(raw, 0.05), ours_with_alpha(0.05), rtol=1e-12)
+
+
+def ours_with_alpha(alpha: float) -> list[float]:
+    arch, loader = model_and_data()
+    torch.manual_seed(123)
+    return lr_range_test(arch, loader, 0.1, num_iter=12, alpha=alpha, diverge_th=1e9)["loss"]
