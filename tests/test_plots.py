@@ -140,3 +140,96 @@ def test_pick_mistakes_without_mistakes_and_bad_input() -> None:
         pick_mistakes(torch.tensor([0, 1]), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="per_cell"):
         pick_mistakes(right, right, per_cell=-1)
+
+
+# --- chapter 3: dropout -------------------------------------------------------------------
+
+
+def test_plot_dropout_sums_marks_the_mean_and_the_eval_sum() -> None:
+    from rpslib.plots import plot_dropout_sums
+    from rpslib.regularization import dropout_sums
+
+    sums = dropout_sums(0.5, n_samples=300)
+    fig = plot_dropout_sums(sums, 0.5, eval_sum=6.6)
+    ax = fig.axes[0]
+    mean_line, eval_line = ax.lines
+    np.testing.assert_allclose(mean_line.get_xdata(), [sums.mean().item()] * 2, rtol=1e-6)
+    np.testing.assert_allclose(eval_line.get_xdata(), [6.6, 6.6])
+    assert ax.get_title() == f"p = 0.5: standard deviation {sums.double().std(correction=0):.2f}"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        f"mean {sums.mean().item():.2f}", "eval-mode sum 6.6"]
+    assert ax.get_xlim()[0] == 0 and ax.get_xlim()[1] > sums.max().item()
+    fig2, axs = plt.subplots(1, 2)
+    assert plot_dropout_sums(sums, 0.5, ax=axs[1], xlim=(0, 40)) is fig2
+    assert axs[1].get_xlim() == (0, 40) and not axs[0].lines
+    with pytest.raises(ValueError, match="dropout_sums"):
+        plot_dropout_sums(torch.zeros(3, 2), 0.5)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9])
+def test_dropout_sum_bins_hold_whole_steps_of_the_grid(p: float) -> None:
+    # the sums of the slides' points lie on a grid of step 0.1 / (1 - p); a bin edge must
+    # never sit on a grid value, else bins hold 3 and 4 values by turns and draw a comb
+    from rpslib.plots import _sum_bin_edges
+    from rpslib.regularization import dropout_sums
+
+    values = dropout_sums(p, n_samples=2000).double().numpy()
+    edges = np.asarray(_sum_bin_edges(values, (0.0, 35.0), 70))
+    step = 0.1 / (1 - p)
+    width = np.diff(edges)
+    np.testing.assert_allclose(width / step, np.round(width / step), atol=1e-3)
+    assert edges[0] <= 0 and edges[-1] >= 35
+    assert len(edges) - 1 <= 72  # about 70 bins, fewer where the grid is coarser (p = 0.9)
+    distance = np.abs(values[:, None] - edges[None, :]).min(axis=1)
+    assert distance.min() > 0.4 * step
+
+
+def test_plot_dropout_distributions_share_one_x_range() -> None:
+    from rpslib.plots import plot_dropout_distributions
+    from rpslib.regularization import dropout_sums
+
+    sums = {p: dropout_sums(p, n_samples=200) for p in (0.1, 0.5, 0.9)}
+    fig = plot_dropout_distributions(sums, eval_sum=6.6)
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # a 2x2 grid, the last one empty
+    assert [ax.get_title().split(":")[0] for ax in fig.axes[:3]] == [
+        "p = 0.1", "p = 0.5", "p = 0.9"]
+    assert len({ax.get_xlim() for ax in fig.axes[:3]}) == 1
+    assert fig.axes[0].get_xlim()[1] > max(s.max().item() for s in sums.values())
+    with pytest.raises(ValueError, match="at least 3 axes"):
+        plot_dropout_distributions(sums, axs=plt.subplots(1, 2)[1])
+    with pytest.raises(ValueError, match="empty"):
+        plot_dropout_distributions({})
+
+
+def test_animate_dropout_sums_plays_one_frame_per_p_without_pyplot() -> None:
+    from matplotlib.animation import FuncAnimation
+
+    from rpslib.plots import animate_dropout_sums
+    from rpslib.regularization import dropout_sums
+
+    open_before = plt.get_fignums()
+    anim = animate_dropout_sums({p: dropout_sums(p, n_samples=100) for p in (0.0, 0.4, 0.8)})
+    assert isinstance(anim, FuncAnimation)
+    html = anim.to_jshtml()
+    assert "new Array(3)" in html and html.count("data:image/png;base64") == 3
+    assert plt.get_fignums() == open_before  # no static copy would show in a notebook
+    assert "widget" not in html  # nothing the site check takes for an embedded widget
+
+
+def test_plot_channel_dropout_names_the_dropped_channels() -> None:
+    from rpslib.plots import plot_channel_dropout
+
+    maps = torch.rand(1, 3, 5, 5) + 0.1
+    after = maps * 2
+    after[0, 1] = 0
+    fig = plot_channel_dropout(maps, after)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["channel 0", "channel 1", "channel 2",
+                      "kept, scaled", "dropped", "kept, scaled"]
+    assert fig.axes[1].get_xlabel() == f"max {maps[0, 1].max().item():.2f}"
+    # one colour scale per channel, for both rows: the scaled map looks brighter
+    assert fig.axes[0].images[0].get_clim() == fig.axes[3].images[0].get_clim()
+    with pytest.raises(ValueError, match="one shape"):
+        plot_channel_dropout(maps, after[:, :2])
+    with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
+        plot_channel_dropout(maps, after, axs=plt.subplots(3, 2, squeeze=False)[1])
