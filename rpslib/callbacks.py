@@ -28,7 +28,7 @@ from torch import Tensor
 if TYPE_CHECKING:  # for type hints only: the trainer imports this module
     from rpslib.trainer import Architecture
 
-__all__ = ["Callback"]
+__all__ = ["Callback", "end_training"]
 
 
 class Callback:
@@ -61,3 +61,18 @@ class Callback:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def end_training(arch: Architecture) -> None:
+    """Call ``on_train_end`` on every callback of ``arch``, even if one fails (then re-raise).
+
+    ``Architecture.train`` calls it in its ``finally`` block.
+    """
+    errors = []
+    for callback in list(arch.callbacks):
+        try:
+            callback.on_train_end(arch)
+        except Exception as err:  # every callback must get its call
+            errors.append(err)
+    if errors:
+        raise errors[0]

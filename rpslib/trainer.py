@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,8 +30,8 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from rpslib import checkpoints, lr_finder, plots, stats
-from rpslib.callbacks import Callback
+from rpslib import checkpoints, hooks, lr_finder, plots, stats
+from rpslib.callbacks import Callback, end_training
 from rpslib.progress import progress as progress_bar
 from rpslib.runtime import default_device, deterministic_cudnn, torch_threads
 from rpslib.seeding import RNGState, get_rng_state, seed_everything, set_rng_state
@@ -125,10 +125,7 @@ class Architecture:
         self._rng_state = get_rng_state(self._loader_generator())
 
     def rng_state(self) -> RNGState | None:
-        """Where the random numbers of training stand (``None`` before any seeding).
-
-        ``train`` carries on from this state; checkpoints save it (see ``rpslib.seeding``).
-        """
+        """Where training's random numbers stand, as ``train`` will carry on (checkpoints)."""
         return self._rng_state
 
     def set_rng_state(self, state: RNGState | None) -> None:
@@ -148,14 +145,13 @@ class Architecture:
 
         See ``rpslib.callbacks`` for the events.  ``remove_callback`` takes it off again.
         """
-        if callback not in self.callbacks:
+        if not any(added is callback for added in self.callbacks):
             self.callbacks.append(callback)
         return callback
 
     def remove_callback(self, callback: Callback) -> None:
         """Stop calling ``callback`` (nothing happens if it was not added)."""
-        if callback in self.callbacks:
-            self.callbacks.remove(callback)
+        self.callbacks = [added for added in self.callbacks if added is not callback]
 
     def _fire(self, event: str, *args: Any) -> None:
         """Call ``event`` (e.g. ``"on_step_end"``) on every callback, in the order added."""
@@ -240,7 +236,7 @@ class Architecture:
         finally:
             # where the next call carries on, even if this one failed or was interrupted
             self._rng_state = get_rng_state(self._loader_generator())
-            self._release_callbacks()
+            end_training(self)  # on_train_end for every callback, even if one fails
 
     def _epoch(self) -> tuple[float, float | None]:
         """Train one epoch, then validate; record both losses together (kept in step)."""
@@ -258,17 +254,6 @@ class Architecture:
                 self.val_losses.append(math.nan if val_loss is None else val_loss)
             self.total_epochs += 1
         return loss, val_loss
-
-    def _release_callbacks(self) -> None:
-        """``on_train_end`` on every callback, even if one of them fails (then re-raise)."""
-        errors = []
-        for callback in list(self.callbacks):
-            try:
-                callback.on_train_end(self)
-            except Exception as err:  # every callback must get its call
-                errors.append(err)
-        if errors:
-            raise errors[0]
 
     def lr_range_test(self, data_loader: DataLoader[Any], end_lr: float, num_iter: int = 100,
                       step_mode: str = "exp", alpha: float = 0.05, diverge_th: float = 5,
@@ -289,6 +274,37 @@ class Architecture:
         if not plot:
             return tracking, None
         return tracking, plots.plot_lr_range(tracking, lr_finder.suggest_lrs(tracking), ax=ax)
+
+    # ----------------------------------------------------------------------------- capturing
+
+    def capture_parameters(self, layers_to_hook: str | Sequence[str],
+                           summary: bool = False) -> hooks.Capture:
+        """Record the layers' parameters: at the start, then after each training step.
+
+        ``capture["fc1"]["weight"]`` lists detached CPU copies (N steps: N + 1 points), or
+        their norm, mean and std with ``summary=True``.  Capturing a layer again replaces the
+        earlier capture; use it in a ``with`` block, or call ``remove_hooks()``, to stop.
+
+        Introduced in chapter 6.
+        """
+        return hooks.capture(self, hooks.ParameterCapture, layers_to_hook, summary)
+
+    def capture_gradients(self, layers_to_hook: str | Sequence[str],
+                          summary: bool = False) -> hooks.Capture:
+        """Record the gradients of the layers' parameters, once per training step's backward.
+
+        Same use as ``capture_parameters`` (see ``rpslib.hooks``).
+
+        Introduced in chapter 6.
+        """
+        return hooks.capture(self, hooks.GradientCapture, layers_to_hook, summary)
+
+    def remove_hooks(self) -> None:
+        """Remove every capture (every hook ``capture_*`` added, and none other).
+
+        Introduced in chapter 6.
+        """
+        hooks.remove_captures(self)
 
     # --------------------------------------------------------------------------- evaluation
 
