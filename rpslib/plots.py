@@ -9,6 +9,7 @@ drawing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
+
+from rpslib.lr_finder import smooth
 
 
 def _figure_of(ax: Axes) -> Figure:
@@ -277,7 +280,7 @@ def plot_confusion_matrix(matrix: Tensor | np.ndarray, classes: Sequence[str],
 
 def plot_lr_range(tracking: dict[str, list[float]],
                   suggestions: dict[str, float] | None = None, ax: Axes | None = None,
-                  label: str = "range test") -> Figure:
+                  label: str = "range test", **line_style: Any) -> Figure:
     """A learning-rate range test: the smoothed loss against the learning rate (log scale).
 
     Args:
@@ -286,6 +289,8 @@ def plot_lr_range(tracking: dict[str, list[float]],
             on the curve and named in the legend with its value.
         ax: where to draw; ``None`` makes a new 6x4 figure.
         label: the curve's name in the legend (to draw two tests on one ``ax``).
+        **line_style: passed to ``ax.plot`` for the curve, e.g. ``linewidth=4, alpha=0.4`` to
+            let a second curve drawn on top show.
 
     Introduced in chapter 4.
     """
@@ -294,7 +299,7 @@ def plot_lr_range(tracking: dict[str, list[float]],
     else:
         fig = _figure_of(ax)
     lrs, losses = np.asarray(tracking["lr"]), np.asarray(tracking["loss"])
-    ax.plot(lrs, losses, label=label)
+    ax.plot(lrs, losses, label=label, **line_style)
     markers = {"steepest": ("o", "tab:red"), "valley": ("s", "tab:green"),
                "min/10": ("^", "tab:purple")}
     for name, lr in (suggestions or {}).items():
@@ -511,4 +516,46 @@ def plot_channel_dropout(maps: Tensor | np.ndarray, dropped: Tensor | np.ndarray
         grid[0, c].set_title(f"channel {c}", fontsize=10)
         grid[1, c].set_title("dropped" if gone else "kept, scaled", fontsize=10,
                              color="tab:red" if gone else "black")
+    return fig
+
+
+# --- chapter 4: finding a learning rate ----------------------------------------------------
+
+
+def plot_lr_grid(step_losses: Mapping[float, Sequence[float]], alpha: float = 0.1,
+                 chance_loss: float | None = None, ax: Axes | None = None) -> Figure:
+    """A grid search over learning rates: each rate's training loss per mini-batch, smoothed.
+
+    Args:
+        step_losses: learning rate -> the loss of each mini-batch of its run, e.g.
+            ``LossRecorder().losses`` (runs of any lengths).
+        alpha: how much each curve is smoothed (``rpslib.lr_finder.smooth``; ``1``: not at
+            all): the loss of single mini-batches jumps too much to compare eight curves.
+        chance_loss: draw a dotted line at this loss, e.g. ``math.log(3)``: the loss of a
+            model that gives each of three classes the same probability.
+        ax: where to draw; ``None`` makes a new 8x4.5 figure.
+
+    One line per learning rate, coloured from the smallest (dark) to the largest (yellow);
+    the loss axis is logarithmic.
+
+    Introduced in chapter 4.
+    """
+    if not step_losses:
+        raise ValueError("no runs to draw: step_losses is empty")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    else:
+        fig = _figure_of(ax)
+    cmap = plt.get_cmap("viridis")
+    rates = sorted(step_losses)
+    for rank, lr in enumerate(rates):
+        losses = smooth(step_losses[lr], alpha)
+        ax.plot(np.arange(1, len(losses) + 1), losses, color=cmap(rank / max(1, len(rates) - 1)),
+                label=f"{lr:g}")
+    if chance_loss is not None:
+        ax.axhline(chance_loss, color="gray", linestyle=":", label="chance")
+    ax.set_yscale("log")
+    ax.set_xlabel("Mini-batch")
+    ax.set_ylabel("Training loss (smoothed)")
+    ax.legend(title="learning rate", fontsize=8)
     return fig

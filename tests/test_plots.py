@@ -233,3 +233,41 @@ def test_plot_channel_dropout_names_the_dropped_channels() -> None:
         plot_channel_dropout(maps, after[:, :2])
     with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
         plot_channel_dropout(maps, after, axs=plt.subplots(3, 2, squeeze=False)[1])
+
+
+# --- chapter 4 ------------------------------------------------------------------------------
+
+
+def test_plot_lr_grid_one_smoothed_line_per_rate_in_order() -> None:
+    from rpslib.lr_finder import smooth
+    from rpslib.plots import plot_lr_grid
+
+    runs = {0.1: [1.1, 5.0, 1.1, 1.1], 1e-4: [1.1, 1.0, 0.9], 3e-3: [1.1, 0.5, 0.2, 0.1]}
+    fig = plot_lr_grid(runs, alpha=0.5, chance_loss=float(np.log(3)))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    curves, chance = ax.lines[:3], ax.lines[3]
+    assert [line.get_label() for line in curves] == ["0.0001", "0.003", "0.1"]  # sorted
+    np.testing.assert_allclose(curves[2].get_ydata(), smooth(runs[0.1], 0.5))
+    np.testing.assert_array_equal(curves[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(chance.get_ydata(), np.log(3))
+    assert curves[0].get_color() != curves[2].get_color()
+    _, axs = plt.subplots(1, 2)
+    assert plot_lr_grid({1e-3: [1.0, 0.5]}, ax=axs[1]) is axs[1].figure
+    assert len(axs[1].lines) == 1 and not axs[0].lines
+    with pytest.raises(ValueError, match="empty"):
+        plot_lr_grid({})
+
+
+def test_plot_lr_range_styles_its_curve_so_a_second_one_shows() -> None:
+    from rpslib.plots import plot_lr_range
+
+    tracking = {"lr": [1e-4, 1e-3, 1e-2, 1e-1], "loss": [1.0, 0.8, 0.5, 2.0]}
+    fig = plot_lr_range(tracking, {"valley": 1e-3}, label="ours", linewidth=4, alpha=0.4)
+    ax = fig.axes[0]
+    plot_lr_range(tracking, ax=ax, label="theirs", linestyle="--")
+    ours, marker, theirs = ax.lines
+    assert ours.get_linewidth() == 4 and ours.get_alpha() == 0.4
+    assert theirs.get_linestyle() == "--" and marker.get_marker() == "s"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours", "valley 1.0e-03",
+                                                                    "theirs"]
