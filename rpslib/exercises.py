@@ -22,8 +22,11 @@ __all__ = [
     "check_channel_stats",
     "check_conv_output_size",
     "check_most_confused",
+    "check_range_test_lrs",
+    "check_smooth",
     "check_softmax",
     "check_standardize",
+    "check_steepest_lr",
     "check_unstandardize",
 ]
 
@@ -196,3 +199,76 @@ def check_softmax(softmax: Callable[[Tensor], Tensor]) -> bool:
     big = torch.tensor([[1000.0, 999.0, 0.0], [-5.0, 200.0, 200.0]])
     cases.append(((big,), torch.softmax(big, dim=1)))
     return _check("softmax", softmax, cases, _close)
+
+
+# --- chapter 4 ------------------------------------------------------------------------------
+
+
+def _close_relative(got: Any, expected: Tensor) -> bool:
+    """Equal shapes and values within a relative 1e-6 (learning rates span many decades)."""
+    got = torch.as_tensor(got, dtype=torch.float64)
+    return got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-6, atol=0.0)
+
+
+def check_range_test_lrs(range_test_lrs: Callable[[float, float, int], Any]) -> bool:
+    """Check ``range_test_lrs(start_lr, end_lr, num_iter)``: the range test's learning rates.
+
+    ``num_iter`` rates from ``start_lr`` to exactly ``end_lr``, each the previous one times
+    the same factor: equal steps on a log scale.  Compared with ``numpy.geomspace``; the
+    slides' typo (``exp(factor) * i``, which starts at 0) and a schedule over ``num_iter``
+    steps instead of ``num_iter - 1`` (which never reaches ``end_lr``) both fail.
+    Introduced in chapter 4.
+    """
+    import numpy as np
+
+    cases = [((start, end, n), torch.from_numpy(np.geomspace(start, end, n)))
+             for start, end, n in ((0.01, 0.1, 11), (3e-4, 0.1, 100), (1e-5, 1.0, 2),
+                                   (0.5, 0.005, 5))]
+    return _check("range_test_lrs", range_test_lrs, cases, _close_relative)
+
+
+def check_smooth(smooth: Callable[[list[float], float], Any]) -> bool:
+    """Check ``smooth(losses, alpha)``: the exponentially weighted moving average.
+
+    ``smoothed[0] = losses[0]`` and ``smoothed[i] = alpha * losses[i] + (1 - alpha) *
+    smoothed[i - 1]``, one value per loss; compared with a plain loop.  Introduced in chapter 4.
+    """
+    def reference(losses: list[float], alpha: float) -> Tensor:
+        smoothed = [losses[0]]
+        for loss in losses[1:]:
+            smoothed.append(alpha * loss + (1 - alpha) * smoothed[-1])
+        return torch.tensor(smoothed, dtype=torch.float64)
+
+    cases = []
+    for seed, alpha in ((11, 0.05), (12, 0.3), (13, 1.0)):
+        g = torch.Generator().manual_seed(seed)
+        losses = (1.1 + torch.rand(8, generator=g)).tolist()
+        cases.append(((losses, alpha), reference(losses, alpha)))
+    cases.append((([2.0], 0.05), torch.tensor([2.0], dtype=torch.float64)))
+    return _check("smooth", smooth, cases, _close_relative)
+
+
+def check_steepest_lr(steepest_lr: Callable[[Any, Any], float]) -> bool:
+    """Check ``steepest_lr(lrs, losses) -> float``: where the loss falls fastest.
+
+    ``lrs`` and ``losses`` are numpy arrays of equal length (a range test's curve); the slope
+    is taken against ``log10(lrs)`` with ``numpy.gradient`` (as the plot's log axis shows it),
+    and the answer is the learning rate where the slope is most negative.  One case is a
+    linear range test, where a slope per point (not per decade) gives another answer.
+    Introduced in chapter 4.
+    """
+    import numpy as np
+
+    def curve(lrs: np.ndarray, center: float) -> np.ndarray:
+        x = np.log10(lrs)
+        return 1.0 - 0.4 * np.tanh(2 * (x - center)) + np.where(x > center + 1, (x - center
+                                                                                - 1) ** 2, 0)
+
+    cases = []
+    for lrs, center in ((np.geomspace(1e-5, 1.0, 20), -3.2), (np.geomspace(3e-4, 0.1, 20), -2.0),
+                        (np.linspace(1e-3, 0.1, 20), -1.6)):
+        losses = curve(lrs, center)
+        slopes = np.gradient(losses, np.log10(lrs))
+        cases.append(((lrs, losses), float(lrs[np.argmin(slopes)])))
+    return _check("steepest_lr", steepest_lr, cases,
+                  lambda got, expected: abs(float(got) - expected) <= 1e-9 * expected)

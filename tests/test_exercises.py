@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 
@@ -76,6 +77,63 @@ def softmax_as_text(z: torch.Tensor) -> str:
     return str(torch.softmax(z, dim=1))
 
 
+def range_test_lrs_slides_typo(start: float, end: float, n: int) -> Any:
+    # the slides' exponential branch: exp(factor) * i, a straight line from 0
+    factor = (np.log(end) - np.log(start)) / (n - 1)
+    return start * np.exp(factor) * np.arange(n)
+
+
+def range_test_lrs_over_num_iter_steps(start: float, end: float, n: int) -> Any:
+    # the slides' schedule: over num_iter steps, so the last rate falls short of end_lr
+    return start * (end / start) ** (np.arange(n) / n)
+
+
+def range_test_lrs_linear(start: float, end: float, n: int) -> Any:
+    return np.linspace(start, end, n)
+
+
+def range_test_lrs_multipliers(start: float, end: float, n: int) -> Any:
+    # what make_lr_fn returns: the factors, not yet times start_lr
+    return (end / start) ** (np.arange(n) / (n - 1))
+
+
+def smooth_seeded_with_zero(losses: list[float], alpha: float) -> list[float]:
+    smoothed, previous = [], 0.0  # starts too low: the curve's first points are biased
+    for loss in losses:
+        previous = alpha * loss + (1 - alpha) * previous
+        smoothed.append(previous)
+    return smoothed
+
+
+def smooth_weights_swapped(losses: list[float], alpha: float) -> list[float]:
+    smoothed = [losses[0]]
+    for loss in losses[1:]:
+        smoothed.append((1 - alpha) * loss + alpha * smoothed[-1])
+    return smoothed
+
+
+def smooth_without_the_first(losses: list[float], alpha: float) -> list[float]:
+    return smooth_weights_swapped(losses, 1 - alpha)[1:]  # one value short
+
+
+def steepest_lr_at_the_minimum(lrs: Any, losses: Any) -> float:
+    return float(lrs[np.argmin(losses)])
+
+
+def steepest_lr_against_lr(lrs: Any, losses: Any) -> float:
+    # the slope per unit of learning rate, not per decade: small rates win
+    return float(lrs[np.argmin(np.gradient(losses, lrs))])
+
+
+def steepest_lr_per_point(lrs: Any, losses: Any) -> float:
+    # ignores the spacing: right for an exponential test only
+    return float(lrs[np.argmin(np.gradient(losses))])
+
+
+def steepest_lr_steepest_rise(lrs: Any, losses: Any) -> float:
+    return float(lrs[np.argmax(np.gradient(losses, np.log10(lrs)))])
+
+
 WRONG: dict[str, list[Callable[..., Any]]] = {
     "channel_stats": [wrong_channel_stats],
     "standardize": [standardize_times_std, standardize_as_a_list],
@@ -84,6 +142,11 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
     "most_confused": [most_confused_largest_cell, most_confused_from_sums,
                       most_confused_flat_index],
     "softmax": [softmax_without_shift, softmax_as_text],
+    "range_test_lrs": [range_test_lrs_slides_typo, range_test_lrs_over_num_iter_steps,
+                       range_test_lrs_linear, range_test_lrs_multipliers],
+    "smooth": [smooth_seeded_with_zero, smooth_weights_swapped, smooth_without_the_first],
+    "steepest_lr": [steepest_lr_at_the_minimum, steepest_lr_against_lr, steepest_lr_per_point,
+                    steepest_lr_steepest_rise],
 }
 WRONG_CASES = [(name, wrong) for name, wrongs in WRONG.items() for wrong in wrongs]
 
