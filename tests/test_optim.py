@@ -1,0 +1,146 @@
+"""Hand-written optimizers against torch.optim as the oracle; EWMAs against closed forms."""
+
+from __future__ import annotations
+
+import importlib
+import io
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import rpslib.optim as optim
+from rpslib.optim import Adam, bias_corrected_ewma, compare_optimizers, ewma
+
+# --------------------------------------------------------------------------------- EWMA
+
+
+def test_ewma_equals_its_closed_form() -> None:
+    x = torch.randn(30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    beta = 0.8
+    # ewma[t] = (1 - beta) * sum_{k<=t} beta^(t-k) x[k]
+    closed = torch.stack([(1 - beta) * sum(beta ** (t - k) * x[k] for k in range(t + 1))
+                          for t in range(30)])
+    torch.testing.assert_close(ewma(x, beta), closed)
+    corrected = closed / (1 - beta ** torch.arange(1, 31, dtype=torch.float64))
+    torch.testing.assert_close(bias_corrected_ewma(x, beta), corrected)
+
+
+def test_bias_correction_of_a_constant_series_is_exact() -> None:
+    constant = torch.full((10,), 3.0)
+    assert ewma(constant, 0.9)[0].item() == pytest.approx(0.3)  # too small: started at 0
+    torch.testing.assert_close(bias_corrected_ewma(constant, 0.9),
+                               torch.full((10,), 3.0, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------------- Adam
+
+
+def run(make: Any, steps: int = 50, **kwargs: Any) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """``steps`` Adam steps on a small model with random mini-batches (fixed seed)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 1))
+    optimizer = make(model.parameters(), lr=0.01, **kwargs)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x, y = torch.randn(16, 5, generator=g), torch.randn(16, 1, generator=g)
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    return model, optimizer
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"weight_decay": 0.1}, {"amsgrad": True},
+                                    {"betas": (0.5, 0.9), "eps": 1e-6}])
+def test_adam_follows_torch_step_for_step(kwargs: dict[str, Any]) -> None:
+    ours, our_opt = run(Adam, **kwargs)
+    theirs, their_opt = run(torch.optim.Adam, **kwargs)
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+        for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if kwargs.get("amsgrad")
+                                                else ()):
+            torch.testing.assert_close(our_opt.state[p][key], their_opt.state[q][key],
+                                       rtol=1e-5, atol=1e-7)
+        assert our_opt.state[p]["step"].item() == their_opt.state[q]["step"].item() == 50
+
+
+def test_adam_does_not_call_torchs_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("rpslib.optim.Adam must not call torch's Adam update")
+
+    monkeypatch.setattr(importlib.import_module("torch.optim.adam"), "adam", forbidden)
+    monkeypatch.setattr(torch.optim.Adam, "step", forbidden)
+    assert not issubclass(Adam, torch.optim.Adam)
+    run(Adam, steps=3)
+
+
+def test_adam_state_dict_loads_into_torch_and_back() -> None:
+    ours, our_opt = run(Adam, steps=10)
+    theirs, their_opt = run(torch.optim.Adam, steps=10)
+    buffer = io.BytesIO()
+    torch.save(our_opt.state_dict(), buffer)
+    buffer.seek(0)
+    fresh_torch = torch.optim.Adam(theirs.parameters(), lr=0.01)
+    fresh_torch.load_state_dict(torch.load(buffer, weights_only=True))
+    fresh_ours = Adam(ours.parameters(), lr=0.01)
+    fresh_ours.load_state_dict(their_opt.state_dict())
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(fresh_torch.state[q]["exp_avg"], our_opt.state[p]["exp_avg"])
+        torch.testing.assert_close(fresh_ours.state[p]["exp_avg_sq"],
+                                   their_opt.state[q]["exp_avg_sq"])
+    # both go on alike from the swapped states
+    for model, opt in ((ours, fresh_ours), (theirs, fresh_torch)):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(torch.ones(2, 5)), torch.zeros(2, 1)).backward()
+        opt.step()
+
+
+def test_adam_refuses_bad_settings() -> None:
+    with pytest.raises(ValueError, match="betas"):
+        Adam([nn.Parameter(torch.zeros(1))], betas=(1.0, 0.999))
+
+
+# ------------------------------------------------------------------------ compare_optimizers
+
+
+def regression() -> tuple[nn.Module, DataLoader[Any]]:
+    torch.manual_seed(3)
+    x = torch.rand(64, 1)
+    y = 1 + 2 * x + 0.1 * torch.randn(64, 1)
+    model = nn.Sequential()
+    model.add_module("linear", nn.Linear(1, 1))
+    return model, DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+
+
+def test_every_run_starts_from_the_same_state_and_the_model_is_unchanged() -> None:
+    model, loader = regression()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    runs = compare_optimizers(model, nn.MSELoss(), {
+        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+        "Adam": lambda p: Adam(p, lr=0.1),
+        "SGD again": lambda p: torch.optim.SGD(p, lr=0.1),
+    }, loader, n_epochs=3, layers=["linear"])
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, start[name])
+    for result in runs.values():
+        path = result.paths["linear"]["weight"]
+        assert path.shape == (3 * 4 + 1, 1, 1)
+        assert torch.equal(path[0], start["linear.weight"])
+        assert len(result.losses) == 3 and len(result.step_losses) == 12
+    assert runs["SGD"].losses == runs["SGD again"].losses  # same start, same data order
+    assert runs["SGD"].losses != runs["Adam"].losses
+
+
+def test_compare_optimizers_without_paths() -> None:
+    model, loader = regression()
+    runs = compare_optimizers(model, nn.MSELoss(), {"SGD": lambda p: torch.optim.SGD(p, 0.1)},
+                              loader, n_epochs=1)
+    assert runs["SGD"].paths == {}
+
+
+def test_the_weights_of_an_ewma_sum_to_one_minus_beta_to_the_t() -> None:
+    weights = ewma(torch.ones(50), 0.9)  # the EWMA of ones is the sum of its weights
+    torch.testing.assert_close(weights, 1 - 0.9 ** torch.arange(1, 51, dtype=torch.float64))
+    assert "Adam" in optim.__all__
