@@ -8,7 +8,9 @@
 5. a cached epoch with torch's default thread count and with one thread, on an idle machine
    and while another process keeps a core busy;
 6. ``Architecture.lr_range_test`` against ``torch-lr-finder``'s ``range_test`` on the same
-   work (100 iterations, the same model, data and schedule; goal: no slower).
+   work (100 iterations, the same model, data and schedule; goal: no slower);
+7. ``Architecture.train`` while capturing the parameters and gradients of every layer, against
+   the same training without capture (goal: at most 1.5x).
 
 Timings are medians of several runs.  Nothing here is a unit test: wall-clock time depends on
 the machine.  Run it on an otherwise idle machine.
@@ -122,6 +124,30 @@ def range_tests(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int) -> N
           f"{ours:.2f} s, torch-lr-finder {theirs:.2f} s: ratio {ours / theirs:.2f}")
 
 
+def capture_overhead(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int) -> None:
+    """Time one epoch with every layer's parameters and gradients captured, and without.
+
+    Used by the benchmark, not by the chapters.
+    """
+    times: dict[str, list[float]] = {"capturing": [], "plain": []}
+    layers = ["conv1", "conv2", "fc1", "fc2"]
+    for _ in range(repeats):
+        for name in times:
+            model, opt = fresh_model()
+            arch = Architecture(model, nn.CrossEntropyLoss(), opt).to("cpu")
+            arch.set_loaders(loader)
+            start = time.perf_counter()
+            if name == "capturing":
+                with arch.capture_parameters(layers), arch.capture_gradients(layers):
+                    arch.train(1, progress=False)
+            else:
+                arch.train(1, progress=False)
+            times[name].append(time.perf_counter() - start)
+    ours, plain = (statistics.median(times[k]) for k in ("capturing", "plain"))
+    print(f"7. one epoch capturing every layer's parameters and gradients {ours:.2f} s, "
+          f"without {plain:.2f} s (median of {repeats}, alternating): ratio {ours / plain:.2f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures.
 
@@ -131,15 +157,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-generate", action="store_true",
                         help="use get_rps()'s images instead of drawing a fresh stand-in")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only-range-test", action="store_true",
-                        help="time only the LR range tests (item 6), on get_rps()'s images")
+    parser.add_argument("--only", choices=["range-test", "capture"],
+                        help="time only item 6 (range-test) or 7 (capture), on get_rps()'s images")
     args = parser.parse_args(argv)
     r = args.repeats
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, CPU only")
-    if args.only_range_test:
+    if args.only:
         x, y = load_tensors(get_rps().train, progress_bar=False).tensors
         normalize = transforms.Normalize(x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)))
-        range_tests(DataLoader(TensorDataset(normalize(x), y), batch_size=16, shuffle=True), r)
+        loader = DataLoader(TensorDataset(normalize(x), y), batch_size=16, shuffle=True)
+        (range_tests if args.only == "range-test" else capture_overhead)(loader, r)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"   {label:>12}: {idle:.2f} s / {busy:.2f} s")
 
         range_tests(tensor_loader, r)
+        capture_overhead(tensor_loader, r)
 
 
 if __name__ == "__main__":
