@@ -21,7 +21,10 @@ from torch import Tensor
 __all__ = [
     "check_channel_stats",
     "check_conv_output_size",
+    "check_dropout2d",
+    "check_dropout_sum_std",
     "check_most_confused",
+    "check_my_dropout",
     "check_range_test_lrs",
     "check_smooth",
     "check_softmax",
@@ -199,6 +202,177 @@ def check_softmax(softmax: Callable[[Tensor], Tensor]) -> bool:
     big = torch.tensor([[1000.0, 999.0, 0.0], [-5.0, 200.0, 200.0]])
     cases.append(((big,), torch.softmax(big, dim=1)))
     return _check("softmax", softmax, cases, _close)
+
+
+# --- chapter 3 ------------------------------------------------------------------------------
+
+
+class _Draws:
+    """What a dropout answer did: its outputs for one input, with generators seeded
+    ``seed``, ``seed`` again and ``seed + 1``, and whether each call left its input alone."""
+
+    def __init__(self, x: Tensor, p: float, outputs: list[Any], untouched: list[bool],
+                 whole_maps: bool) -> None:
+        self.x, self.p, self.outputs, self.untouched = x, p, outputs, untouched
+        self.whole_maps = whole_maps  # True: judge (N, C) maps (dropout2d), else elements
+
+    def zeroed(self) -> Tensor:
+        """Which elements (or whole maps) of the first output are 0."""
+        out = torch.as_tensor(self.outputs[0])
+        return (out == 0).flatten(2).all(dim=2) if self.whole_maps else out == 0
+
+    def __repr__(self) -> str:
+        try:
+            out = torch.as_tensor(self.outputs[0])
+            kept = out != 0
+            ratios = list(dict.fromkeys(f"{r:.4g}" for r in (out[kept] / self.x[kept]).tolist()))
+            shown = ", ".join(ratios[:4]) + (", ..." if len(ratios) > 4 else "")
+            zeroed = self.zeroed()
+            text = f"shape {tuple(out.shape)}, {zeroed.float().mean().item():.3f} of the "
+            if self.whole_maps:
+                patterns = len({tuple(row) for row in zeroed.tolist()})
+                partial = ((zeroed.sum(dim=1) > 0) & (~zeroed).any(dim=1)).float().mean()
+                text += (f"maps zeroed ({patterns} different patterns of dropped channels "
+                         f"over {len(zeroed)} images, {partial:.0%} of the images with some "
+                         f"but not all channels dropped)")
+            else:
+                text += "values zeroed"
+            return (f"{text}, kept values / x in {{{shown}}}; same seed, same output: "
+                    f"{torch.equal(out, torch.as_tensor(self.outputs[1]))}; x left unchanged: "
+                    f"{all(self.untouched)}")
+        except Exception:  # an answer that is not a tensor of the right shape
+            return repr(self.outputs[0])
+
+
+def _draw_three(student: Callable[[Tensor, float, torch.Generator], Tensor],
+                whole_maps: bool) -> Callable[[Tensor, float, int], _Draws | None]:
+    """``student(x, p, generator)`` as a function of ``(x, p, seed)`` that calls it 3 times."""
+
+    def run(x: Tensor, p: float, seed: int) -> _Draws | None:
+        outputs, untouched = [], []
+        for s in (seed, seed, seed + 1):
+            given = x.clone()
+            out = student(given, p, torch.Generator().manual_seed(s))
+            if out is None:
+                return None  # _check then reminds the student of `return`
+            outputs.append(out)
+            untouched.append(torch.equal(given, x))
+        return _Draws(x, p, outputs, untouched, whole_maps)
+
+    return run
+
+
+class _Reference:
+    """What PyTorch's own layer does with the same input: the fraction it zeroes."""
+
+    def __init__(self, layer: torch.nn.Module, x: Tensor, p: float, seed: int,
+                 whole_maps: bool) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            out = layer.train()(x)
+        self.p, self.shape, self.whole_maps = p, tuple(x.shape), whole_maps
+        self.layer_name = f"nn.{type(layer).__name__}"
+        zeroed = (out == 0).flatten(2).all(dim=2) if whole_maps else out == 0
+        self.fraction = zeroed.float().mean().item()
+        self.n = zeroed.numel()
+
+    def __repr__(self) -> str:
+        unit = ("maps zeroed, whole channels, each image its own" if self.whole_maps
+                else "values zeroed")
+        return (f"shape {self.shape}, about {self.p:g} of the {unit} ({self.layer_name} "
+                f"zeroed {self.fraction:.3f}), kept values / x = 1 / (1 - p) = "
+                f"{1 / (1 - self.p):.4g}; the same output for the same generator seed; x left "
+                f"unchanged (the third input is the seed of the generator passed)")
+
+
+def _same_dropout(got: _Draws, expected: _Reference) -> bool:
+    """Whether an answer drops like ``expected``'s PyTorch layer (see ``check_my_dropout``)."""
+    x, p = got.x, got.p
+    out = got.outputs[0]
+    if not isinstance(out, Tensor) or out.shape != x.shape or not all(got.untouched):
+        return False
+    if not torch.equal(out, got.outputs[1]):
+        return False  # the generator must decide the mask
+    kept = out != 0
+    if not torch.allclose(out[kept], x[kept] / (1 - p), rtol=1e-5, atol=1e-7):
+        return False  # every kept value is x / (1 - p)
+    zeroed = got.zeroed()
+    if got.whole_maps:
+        maps_kept = ~zeroed
+        if not kept.flatten(2).all(dim=2)[maps_kept].all():
+            return False  # a map is dropped entirely or not at all
+        if len(x) > 1 and 0 < p < 1:
+            patterns = {tuple(row) for row in zeroed.tolist()}
+            partial = ((zeroed.sum(dim=1) > 0) & (maps_kept.sum(dim=1) > 0)).float().mean()
+            if len(patterns) == 1 or partial < 0.5:
+                return False  # each image draws its own channels
+    # about p of them zeroed, as PyTorch's layer on the same input: within 6 standard errors
+    # of the difference of two such fractions
+    tolerance = 6 * (2 * p * (1 - p) / expected.n) ** 0.5
+    if abs(zeroed.float().mean().item() - expected.fraction) > tolerance:
+        return False
+    if 0 < p < 1 and torch.equal(out, got.outputs[2]):
+        return False  # another seed, another mask
+    return True
+
+
+def check_my_dropout(my_dropout: Callable[[Tensor, float, torch.Generator], Tensor]) -> bool:
+    """Check ``my_dropout(x, p, generator)``: inverted dropout, as ``nn.Dropout`` in train mode.
+
+    ``x`` is any tensor, ``p`` the probability of dropping each value; the answer has ``x``'s
+    shape, each value either 0 (with probability ``p``) or ``x / (1 - p)``, the random numbers
+    drawn from ``generator`` (the same seed gives the same output), and ``x`` left as it was.
+    Compared with the fraction ``nn.Dropout(p)`` zeroes on the same input.
+    Introduced in chapter 3.
+    """
+    spaced = torch.linspace(0.1, 1.1, 11)
+    big = spaced.repeat(10_000)  # (110000,): enough values to tell p from 1 - p
+    g = torch.Generator().manual_seed(11)
+    grid = torch.randn(64, 50, generator=g).sign() * (torch.rand(64, 50, generator=g) + 0.1)
+    cases = []
+    for x, p, seed in ((big, 0.2, 0), (big, 0.5, 1), (big, 0.8, 2), (grid, 0.3, 3),
+                       (spaced, 0.0, 4)):
+        cases.append(((x, p, seed), _Reference(torch.nn.Dropout(p), x, p, seed, False)))
+    return _check("my_dropout", _draw_three(my_dropout, whole_maps=False), cases, _same_dropout)
+
+
+def check_dropout2d(dropout2d: Callable[[Tensor, float, torch.Generator], Tensor]) -> bool:
+    """Check ``dropout2d(x, p, generator)``: ``nn.Dropout2d`` in train mode, by hand.
+
+    ``x`` is (N, C, H, W) feature maps.  Each image's channel ``c`` is dropped (all of its
+    H x W values 0) with probability ``p``, independently for every image and channel; the
+    kept maps are multiplied by ``1 / (1 - p)``.  Random numbers come from ``generator``, and
+    ``x`` is left as it was.  Compared with the fraction of maps ``nn.Dropout2d(p)`` drops.
+    Introduced in chapter 3.
+    """
+    g = torch.Generator().manual_seed(12)
+    maps = torch.rand(2000, 10, 3, 3, generator=g) + 0.1  # no zeros before dropout
+    small = torch.rand(2, 3, 4, 4, generator=g) + 0.1
+    cases = []
+    for x, p, seed in ((maps, 0.2, 0), (maps, 0.5, 1), (small, 0.0, 2)):
+        cases.append(((x, p, seed), _Reference(torch.nn.Dropout2d(p), x, p, seed, True)))
+    return _check("dropout2d", _draw_three(dropout2d, whole_maps=True), cases, _same_dropout)
+
+
+def check_dropout_sum_std(dropout_sum_std: Callable[[Tensor, float], Any]) -> bool:
+    """Check ``dropout_sum_std(x, p)``: the standard deviation of ``F.linear(dropout(x), ones)``.
+
+    ``x`` is (n,) values, ``p`` the drop probability; the answer is a number (a float or a
+    0-dim tensor), compared with the standard deviation of 200,000 sums drawn with
+    ``nn.Dropout(p)`` (``rpslib.regularization.dropout_sums``), within 2 %.
+    Introduced in chapter 3.
+    """
+    from rpslib.regularization import dropout_sums
+
+    spaced = torch.linspace(0.1, 1.1, 11)
+    other = torch.tensor([2.0, -1.0, 0.5, 3.0, -0.25])
+    cases = []
+    for x, p in ((spaced, 0.1), (spaced, 0.3), (spaced, 0.5), (spaced, 0.9), (other, 0.25),
+                 (spaced, 0.0)):  # p = 0 last: an answer that divides by p fails before it
+        measured = dropout_sums(p, n_samples=200_000, seed=5, x=x).double().std().item()
+        cases.append(((x, p), round(measured, 4)))
+    return _check("dropout_sum_std", dropout_sum_std, cases,
+                  lambda got, expected: abs(float(got) - expected) <= 0.02 * expected + 1e-3)
 
 
 # --- chapter 4 ------------------------------------------------------------------------------

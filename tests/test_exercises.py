@@ -3,6 +3,7 @@ solution, taken from the chapter notebook itself."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,77 @@ def softmax_as_text(z: torch.Tensor) -> str:
     return str(torch.softmax(z, dim=1))
 
 
+def my_dropout_without_scaling(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    # the kept values as they were: the mean output falls to (1 - p) times the input's
+    return x * (torch.rand(x.shape, generator=g) >= p)
+
+
+def my_dropout_keeps_with_probability_p(x: torch.Tensor, p: float,
+                                        g: torch.Generator) -> torch.Tensor:
+    # p taken as the probability of keeping (scaled by 1 / p, so the mean is still right)
+    return x * (torch.rand(x.shape, generator=g) < p) / p
+
+
+def my_dropout_keeps_where_rand_is_below_p(x: torch.Tensor, p: float,
+                                           g: torch.Generator) -> torch.Tensor:
+    # the right scaling, but the mask keeps a value with probability p: only the fraction of
+    # zeros gives it away
+    return x * (torch.rand(x.shape, generator=g) < p) / (1 - p)
+
+
+def my_dropout_ignores_the_generator(x: torch.Tensor, p: float,
+                                     g: torch.Generator) -> torch.Tensor:
+    # torch's global generator: the same seed no longer gives the same mask
+    return x * (torch.rand(x.shape) >= p) / (1 - p)
+
+
+def my_dropout_in_place(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    # right numbers, but the caller's x is changed too (nn.Dropout leaves its input alone)
+    x[torch.rand(x.shape, generator=g) < p] = 0
+    return x.div_(1 - p)
+
+
+def my_dropout_as_in_eval_mode(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    return x.clone()
+
+
+def dropout2d_elementwise(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    # ordinary dropout: single values dropped, not whole maps
+    return x * (torch.rand(x.shape, generator=g) >= p) / (1 - p)
+
+
+def dropout2d_same_channels_for_every_image(x: torch.Tensor, p: float,
+                                            g: torch.Generator) -> torch.Tensor:
+    keep = torch.rand(1, x.shape[1], 1, 1, generator=g) >= p
+    return x * keep / (1 - p)
+
+
+def dropout2d_whole_images(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    keep = torch.rand(x.shape[0], 1, 1, 1, generator=g) >= p
+    return x * keep / (1 - p)
+
+
+def dropout2d_without_scaling(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    return x * (torch.rand(*x.shape[:2], 1, 1, generator=g) >= p)
+
+
+def dropout_sum_std_without_scaling(x: torch.Tensor, p: float) -> float:
+    # the spread of the unscaled sum: each kept x_i not multiplied by 1 / (1 - p)
+    return math.sqrt(p * (1 - p) * float((x**2).sum()))
+
+
+def dropout_sum_std_variance(x: torch.Tensor, p: float) -> float:
+    return p / (1 - p) * float((x**2).sum())  # the variance: no square root
+
+
+def dropout_sum_std_keep_drop_swapped(x: torch.Tensor, p: float) -> float:
+    return math.sqrt((1 - p) / p * float((x**2).sum()))  # right at p = 0.5 only
+
+
+def dropout_sum_std_square_of_the_sum(x: torch.Tensor, p: float) -> float:
+    return math.sqrt(p / (1 - p)) * float(x.sum())  # (sum x)^2, not sum of x^2
+
+
 def range_test_lrs_slides_typo(start: float, end: float, n: int) -> Any:
     # the slides' exponential branch: exp(factor) * i, a straight line from 0
     factor = (np.log(end) - np.log(start)) / (n - 1)
@@ -147,6 +219,14 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
     "smooth": [smooth_seeded_with_zero, smooth_weights_swapped, smooth_without_the_first],
     "steepest_lr": [steepest_lr_at_the_minimum, steepest_lr_against_lr, steepest_lr_per_point,
                     steepest_lr_steepest_rise],
+    "my_dropout": [my_dropout_without_scaling, my_dropout_keeps_with_probability_p,
+                   my_dropout_keeps_where_rand_is_below_p, my_dropout_ignores_the_generator,
+                   my_dropout_in_place,
+                   my_dropout_as_in_eval_mode],
+    "dropout_sum_std": [dropout_sum_std_without_scaling, dropout_sum_std_variance,
+                        dropout_sum_std_keep_drop_swapped, dropout_sum_std_square_of_the_sum],
+    "dropout2d": [dropout2d_elementwise, dropout2d_same_channels_for_every_image,
+                  dropout2d_whole_images, dropout2d_without_scaling],
 }
 WRONG_CASES = [(name, wrong) for name, wrongs in WRONG.items() for wrong in wrongs]
 
@@ -207,3 +287,16 @@ def test_a_function_that_forgets_return_gets_the_wrong_answer_message(name: str)
     with pytest.raises(AssertionError, match=f"^{name}: wrong answer for inputs") as failure:
         check(forgets_return)
     assert "return" in str(failure.value)  # the hint: None usually means a missing return
+
+
+def test_pytorchs_own_dropout_layers_pass_the_chapter_3_checks() -> None:
+    # the checks are no stricter than the layers they compare with
+    def seeded(layer: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def drop(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+            with torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(g.initial_seed())
+                return layer(x, p)
+        return drop
+
+    assert exercises.check_my_dropout(seeded(torch.nn.functional.dropout)) is True
+    assert exercises.check_dropout2d(seeded(torch.nn.functional.dropout2d)) is True
