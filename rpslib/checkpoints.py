@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from rpslib import schedulers
+
 if TYPE_CHECKING:
     from rpslib.trainer import Architecture
 
@@ -50,7 +52,12 @@ def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Pat
         "losses": list(arch.losses),
         "val_losses": list(arch.val_losses),
         "rng_state": arch.rng_state(),
+        "learning_rates": list(arch.learning_rates),
     }
+    scheduler = schedulers.scheduler_of(arch)
+    if scheduler is not None:
+        checkpoint["scheduler_class"] = type(scheduler).__name__
+        checkpoint["scheduler_state_dict"] = _plain_state(scheduler)
     tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(4)}")
     try:
         torch.save(checkpoint, tmp)
@@ -92,6 +99,10 @@ def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Non
         arch.optimizer.load_state_dict(optimizer_before)
         raise CheckpointError(f"cannot load the checkpoint {path} into this model and "
                               f"optimizer: {_first_line(err)}; nothing was changed.") from err
+    scheduler = schedulers.scheduler_of(arch)
+    if scheduler is not None and "scheduler_state_dict" in checkpoint:
+        scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+    arch.learning_rates = [float(v) for v in checkpoint.get("learning_rates", [])]
     arch.total_epochs = int(checkpoint["epoch"])
     arch.losses = [float(v) for v in checkpoint["losses"]]
     arch.val_losses = [float(v) for v in checkpoint["val_losses"]]
@@ -110,6 +121,13 @@ def _check(checkpoint: Any, arch: Architecture, path: Path) -> None:
         if saved_class is not None and saved_class != type(ours).__name__:
             raise CheckpointError(f"{path} holds a {saved_class} {what}, this Architecture has "
                                   f"a {type(ours).__name__}: build the {what} as it was saved.")
+    saved_scheduler = checkpoint.get("scheduler_class")
+    scheduler = schedulers.scheduler_of(arch)
+    attached = None if scheduler is None else type(scheduler).__name__
+    if saved_scheduler is not None and saved_scheduler != attached:
+        raise CheckpointError(f"{path} holds a {saved_scheduler} learning-rate scheduler, this "
+                              f"Architecture has {attached or 'none'}: attach the same kind with "
+                              f"set_lr_scheduler before loading.")
     problem = _model_mismatch(checkpoint["model_state_dict"], arch.model.state_dict())
     if problem is None:
         problem = _optimizer_mismatch(checkpoint["optimizer_state_dict"],
@@ -117,6 +135,11 @@ def _check(checkpoint: Any, arch: Architecture, path: Path) -> None:
     if problem is not None:
         raise CheckpointError(f"{path} was saved from another model or optimizer: {problem}. "
                               f"Build them as they were when the checkpoint was saved.")
+
+
+def _plain_state(scheduler: Any) -> dict[str, Any]:
+    """The scheduler's state dict without what weights-only loading refuses (functions)."""
+    return {k: v for k, v in scheduler.state_dict().items() if not callable(v)}
 
 
 def _model_mismatch(saved: dict[str, Any], ours: dict[str, Any]) -> str | None:

@@ -3,6 +3,8 @@
 - ``ewma`` and ``bias_corrected_ewma``: the exponentially weighted moving average Adam keeps,
   and its correction for starting at zero;
 - ``Adam``: ``torch.optim.Adam``'s update as plain tensor arithmetic, line by line;
+- ``adapted_gradients``: what Adam makes of a series of gradients (smoothed, scaled), to look at;
+- ``SGD``: plain, with momentum and with Nesterov momentum, as ``torch.optim.SGD``;
 - ``compare_optimizers``: train copies of one model with several optimizers, each from the
   same starting state, and return their losses and parameter paths.
 
@@ -15,13 +17,14 @@ import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-__all__ = ["Adam", "Run", "bias_corrected_ewma", "compare_optimizers", "ewma"]
+__all__ = ["SGD", "Adam", "AdaptedGradients", "Run", "adapted_gradients",
+           "bias_corrected_ewma", "compare_optimizers", "ewma"]
 
 
 def ewma(values: Sequence[float] | Tensor, beta: float) -> Tensor:
@@ -32,11 +35,12 @@ def ewma(values: Sequence[float] | Tensor, beta: float) -> Tensor:
     "remembers" about ``2 / alpha - 1`` periods (beta = 0.9: 19, beta = 0.999: 1,999).
 
     Args:
-        values: the series, shape (T,).
+        values: the series, shape (T,), or (T, ...) for several series averaged side by side
+            (along the first dimension, as Adam averages each element of a gradient).
         beta: the weight of the past, in [0, 1).
 
     Returns:
-        A float tensor (T,).
+        A float64 tensor shaped like ``values``.
 
     Introduced in chapter 5.
     """
@@ -54,13 +58,51 @@ def bias_corrected_ewma(values: Sequence[float] | Tensor, beta: float) -> Tensor
 
     An EWMA that starts at zero gives the zero a weight of ``beta ** t`` at step ``t``; the
     real values share only ``1 - beta ** t`` of the weight, and dividing by it makes the
-    weights sum to one.  Shape (T,) in and out.
+    weights sum to one.  Shape (T,) or (T, ...) in and out, as ``ewma``.
 
     Introduced in chapter 5.
     """
     average = ewma(values, beta)
     t = torch.arange(1, len(average) + 1, dtype=torch.float64)
-    return average / (1 - beta**t)
+    return average / (1 - beta**t).view(-1, *[1] * (average.dim() - 1))
+
+
+class AdaptedGradients(NamedTuple):
+    """``adapted_gradients``' answer: three tensors shaped like the gradients, (T, ...)."""
+
+    smoothed: Tensor  # m_hat: the bias-corrected EWMA of the gradients (beta1)
+    scale: Tensor  # sqrt(v_hat): the root of the bias-corrected EWMA of their squares (beta2)
+    adapted: Tensor  # smoothed / (scale + eps): what Adam multiplies by the learning rate
+
+
+def adapted_gradients(gradients: Sequence[float] | Tensor,
+                      betas: tuple[float, float] = (0.9, 0.999),
+                      eps: float = 1e-8) -> AdaptedGradients:
+    """What Adam makes of a series of gradients, step by step, to look at (no optimizer needed).
+
+    At step ``t`` Adam moves a parameter by ``-lr * adapted[t]``, where::
+
+        smoothed[t] = bias_corrected_ewma(gradients, beta1)[t]        # m_hat
+        scale[t]    = sqrt(bias_corrected_ewma(gradients ** 2, beta2)[t])   # sqrt(v_hat)
+        adapted[t]  = smoothed[t] / (scale[t] + eps)
+
+    Args:
+        gradients: one parameter's gradient at each step, shape (T,), or (T, ...) for a
+            whole tensor of them (each element on its own, as Adam treats them).
+        betas: (beta1, beta2), as for ``Adam``.
+        eps: as for ``Adam``.
+
+    Returns:
+        ``AdaptedGradients(smoothed, scale, adapted)``, float64 tensors shaped like
+        ``gradients``.
+
+    Introduced in chapter 5.
+    """
+    beta1, beta2 = betas
+    g = torch.as_tensor(gradients, dtype=torch.float64)
+    smoothed = bias_corrected_ewma(g, beta1)
+    scale = bias_corrected_ewma(g * g, beta2).sqrt()
+    return AdaptedGradients(smoothed, scale, smoothed / (scale + eps))
 
 
 class Adam(torch.optim.Optimizer):
@@ -125,6 +167,65 @@ class Adam(torch.optim.Optimizer):
                 m_hat = m / (1 - beta1**t)  # bias corrections
                 v_hat = v / (1 - beta2**t)
                 param.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+        return loss
+
+
+class SGD(torch.optim.Optimizer):
+    """Stochastic gradient descent, with momentum or Nesterov momentum, written out.
+
+    It follows ``torch.optim.SGD`` step for step.  For each parameter with gradient ``g``::
+
+        g = g + weight_decay * param                 # L2 penalty, if any
+        b = momentum * b + (1 - dampening) * g       # velocity ("momentum_buffer"); b = g at first
+        d = g + momentum * b  if nesterov  else b    # Nesterov: look ahead along the velocity
+        param -= lr * d
+
+    PyTorch's velocity ``b`` holds gradients; the learning rate multiplies it at the end.  The
+    textbook formulation puts the learning rate inside (``v = momentum * v + lr * g``;
+    ``param -= v``).  With a constant learning rate the two give the same steps; when a
+    scheduler changes the rate, PyTorch's velocity is rescaled at once by the new rate, the
+    textbook's keeps the old rates inside it for a while.
+
+    Introduced in chapter 7.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"invalid SGD settings: lr={lr}, momentum={momentum}, "
+                             f"weight_decay={weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs a momentum > 0 and zero dampening")
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Update every parameter that has a gradient, once."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            momentum = group["momentum"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                if group["weight_decay"]:
+                    grad = grad + group["weight_decay"] * param
+                direction = grad
+                if momentum:
+                    state = self.state[param]
+                    velocity = state.get("momentum_buffer")
+                    if velocity is None:  # the first step: the velocity is the gradient
+                        velocity = state["momentum_buffer"] = grad.clone()
+                    else:
+                        velocity.mul_(momentum).add_((1 - group["dampening"]) * grad)
+                    direction = grad + momentum * velocity if group["nesterov"] else velocity
+                param.sub_(group["lr"] * direction)
         return loss
 
 

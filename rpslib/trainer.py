@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from rpslib import checkpoints, hooks, lr_finder, plots, stats
+from rpslib import checkpoints, hooks, lr_finder, plots, schedulers, stats
 from rpslib.callbacks import Callback, end_training
 from rpslib.progress import progress as progress_bar
 from rpslib.runtime import default_device, deterministic_cudnn, torch_threads
@@ -80,6 +80,7 @@ class Architecture:
         # Where the random numbers stand between train() calls (None: train has not started)
         self._rng_state: RNGState | None = None
         self.callbacks: list[Callback] = []
+        self.learning_rates: list[float] = []  # per step, with a scheduler (see rpslib.schedulers)
 
     def __repr__(self) -> str:
         return (
@@ -111,6 +112,24 @@ class Architecture:
         """
         self.train_loader = train_loader
         self.val_loader = val_loader
+
+    def set_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Use ``optimizer`` from now on (a scheduler of the old one is detached, with a warning).
+
+        Introduced in chapter 7.
+        """
+        self.optimizer = optimizer
+        schedulers.detach_stale(self)
+
+    def set_lr_scheduler(self, scheduler: schedulers.Scheduler | None) -> None:
+        """Step ``scheduler`` while training: per epoch, or per mini-batch for cyclic ones.
+
+        ``None`` detaches it.  The rates used are recorded in ``learning_rates``; see
+        ``rpslib.schedulers`` for when each kind steps and what raises an error.
+
+        Introduced in chapter 8.
+        """
+        schedulers.attach(self, scheduler)
 
     def set_seed(self, seed: int = 42) -> None:
         """Seed torch, numpy and ``random`` (and the training loader's own generator, if any).
@@ -419,21 +438,11 @@ class Architecture:
     # -------------------------------------------------------------------------- checkpoints
 
     def save_checkpoint(self, filename: str | os.PathLike[str]) -> None:
-        """Save what resuming training needs: epochs, model, optimizer, losses, random state.
-
-        Atomic: a failed save never destroys an earlier file (see ``rpslib.checkpoints``).
-
-        Introduced in chapter 2.
-        """
+        """Save what resuming needs (model, optimizer, scheduler, losses, random state),
+        atomically: see ``rpslib.checkpoints``.  Introduced in chapter 2."""
         checkpoints.save_checkpoint(self, filename)
 
     def load_checkpoint(self, filename: str | os.PathLike[str]) -> None:
-        """Restore a ``save_checkpoint`` file into this model and optimizer, in train mode.
-
-        The model and the optimizer must be built as the saved ones were; otherwise, or if the
-        file is damaged, ``CheckpointError`` says why and nothing is changed.  ``train``
-        then carries on as if the run had never stopped.
-
-        Introduced in chapter 2.
-        """
+        """Restore a ``save_checkpoint`` file (built alike, or ``CheckpointError`` and nothing
+        changes); ``train`` then carries on as if never stopped.  Introduced in chapter 2."""
         checkpoints.load_checkpoint(self, filename)

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import rpslib.optim as optim
-from rpslib.optim import Adam, bias_corrected_ewma, compare_optimizers, ewma
+from rpslib.optim import Adam, adapted_gradients, bias_corrected_ewma, compare_optimizers, ewma
 
 # --------------------------------------------------------------------------------- EWMA
 
@@ -102,6 +102,46 @@ def test_adam_refuses_bad_settings() -> None:
         Adam([nn.Parameter(torch.zeros(1))], betas=(1.0, 0.999))
 
 
+# ------------------------------------------------------------------- adapted_gradients
+
+
+def test_ewma_of_several_series_averages_each_on_its_own() -> None:
+    x = torch.randn(20, 2, 3, generator=torch.Generator().manual_seed(4))
+    for average in (ewma, bias_corrected_ewma):
+        together = average(x, 0.7)
+        assert together.shape == (20, 2, 3)
+        for i in range(2):
+            for j in range(3):
+                torch.testing.assert_close(together[:, i, j], average(x[:, i, j], 0.7))
+
+
+@pytest.mark.parametrize(("betas", "eps"), [((0.9, 0.999), 1e-8), ((0.5, 0.9), 1e-3)])
+def test_adapted_gradients_are_the_steps_of_torchs_adam(betas: tuple[float, float],
+                                                        eps: float) -> None:
+    grads = torch.randn(40, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    grads[:, 2] *= 1e-3  # a small gradient: eps matters
+    param = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    optimizer = torch.optim.Adam([param], lr=0.01, betas=betas, eps=eps)
+    steps = []
+    for g in grads:
+        before = param.detach().clone()
+        param.grad = g.clone()
+        optimizer.step()
+        steps.append((before - param.detach()) / 0.01)
+    smoothed, scale, adapted = adapted_gradients(grads, betas, eps)
+    torch.testing.assert_close(adapted, torch.stack(steps), rtol=1e-6, atol=1e-9)
+    state = optimizer.state[param]  # torch keeps the averages uncorrected
+    t = len(grads)
+    torch.testing.assert_close(smoothed[-1] * (1 - betas[0] ** t), state["exp_avg"])
+    torch.testing.assert_close(scale[-1] ** 2 * (1 - betas[1] ** t), state["exp_avg_sq"])
+
+
+def test_the_first_adapted_gradient_is_the_sign_of_the_gradient() -> None:
+    first = adapted_gradients(torch.tensor([[-3.0, 0.02, 5e-4]])).adapted[0]
+    torch.testing.assert_close(first, torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64),
+                               rtol=0, atol=1e-4)
+
+
 # ------------------------------------------------------------------------ compare_optimizers
 
 
@@ -144,3 +184,45 @@ def test_the_weights_of_an_ewma_sum_to_one_minus_beta_to_the_t() -> None:
     weights = ewma(torch.ones(50), 0.9)  # the EWMA of ones is the sum of its weights
     torch.testing.assert_close(weights, 1 - 0.9 ** torch.arange(1, 51, dtype=torch.float64))
     assert "Adam" in optim.__all__
+
+
+# ---------------------------------------------------------------------------------- SGD
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"momentum": 0.9},
+    {"momentum": 0.9, "dampening": 0.5},
+    {"momentum": 0.9, "nesterov": True},
+    {"momentum": 0.8, "nesterov": True, "weight_decay": 0.01},
+])
+def test_sgd_follows_torch_step_for_step(kwargs: dict[str, Any]) -> None:
+    from rpslib.optim import SGD
+
+    ours, our_opt = run(SGD, **kwargs)
+    theirs, their_opt = run(torch.optim.SGD, **kwargs)
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+        if kwargs.get("momentum"):
+            torch.testing.assert_close(our_opt.state[p]["momentum_buffer"],
+                                       their_opt.state[q]["momentum_buffer"],
+                                       rtol=1e-5, atol=1e-7)
+
+
+def test_sgd_does_not_call_torchs_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rpslib.optim import SGD
+
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("rpslib.optim.SGD must not call torch's SGD update")
+
+    monkeypatch.setattr(importlib.import_module("torch.optim.sgd"), "sgd", forbidden)
+    monkeypatch.setattr(torch.optim.SGD, "step", forbidden)
+    assert not issubclass(SGD, torch.optim.SGD)
+    run(SGD, steps=3, momentum=0.9, nesterov=True)
+
+
+def test_sgd_refuses_nesterov_without_momentum() -> None:
+    from rpslib.optim import SGD
+
+    with pytest.raises(ValueError, match="Nesterov"):
+        SGD([nn.Parameter(torch.zeros(1))], lr=0.1, nesterov=True)
