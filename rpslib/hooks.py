@@ -32,7 +32,8 @@ from rpslib.callbacks import Callback
 if TYPE_CHECKING:
     from rpslib.trainer import Architecture
 
-__all__ = ["Capture", "GradientCapture", "ParameterCapture", "capture", "remove_captures"]
+__all__ = ["Capture", "GradientCapture", "ParameterCapture", "capture", "count_hooks",
+           "remove_captures"]
 
 # A captured value: a detached CPU copy, or its summary
 Value = Tensor | dict[str, float]
@@ -89,6 +90,24 @@ class Capture(Callback, Mapping[str, dict[str, list[Value]]]):
         if self.summary:
             return torch.tensor([[v["norm"], v["mean"], v["std"]] for v in values])  # type: ignore[index]
         return torch.stack(values)  # type: ignore[arg-type]
+
+    def norms(self, layer: str) -> Tensor:
+        """The norm of all of ``layer``'s parameters together at each point: shape (n_points,).
+
+        The square root of the sum of every element squared, weight and bias together (the
+        layer's gradient norm, for a gradient capture); the same from full tensors or from
+        ``summary=True`` norms.
+
+        Introduced in chapter 6.
+        """
+        squares = []
+        for parameter, values in self.captured[layer].items():
+            if not values:
+                return torch.zeros(0)
+            stacked = self.stacked(layer, parameter).double()
+            squares.append(stacked[:, 0] ** 2 if self.summary
+                           else stacked.flatten(1).pow(2).sum(dim=1))
+        return torch.stack(squares).sum(dim=0).sqrt().float()
 
     def attach(self, arch: Architecture) -> Capture:
         """Start capturing while ``arch`` trains."""
@@ -211,6 +230,27 @@ def remove_captures(arch: Architecture) -> None:
     for callback in list(arch.callbacks):
         if isinstance(callback, Capture):
             callback.remove()
+
+
+def count_hooks(model: nn.Module) -> int:
+    """How many hooks sit on ``model``'s modules and parameters, whoever added them.
+
+    Counts the modules' forward, forward-pre, backward and backward-pre hooks and the
+    parameters' tensor hooks (``register_hook``, ``register_post_accumulate_grad_hook``).
+    Count before and after a capture to see that it takes off exactly what it added.  Hooks
+    registered for all modules at once (``torch.nn.modules.module.register_module_*``) are
+    not on the model and not counted.
+
+    Introduced in chapter 6.
+    """
+    n = 0
+    for module in model.modules():
+        n += (len(module._forward_hooks) + len(module._forward_pre_hooks)
+              + len(module._backward_hooks) + len(module._backward_pre_hooks))
+    for param in model.parameters():
+        n += len(param._backward_hooks or {})
+        n += len(getattr(param, "_post_accumulate_grad_hooks", None) or {})
+    return n
 
 
 def _layer(model: nn.Module, name: str) -> nn.Module:

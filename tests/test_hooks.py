@@ -156,3 +156,52 @@ def test_memory_of_a_full_capture_is_what_the_chapter_says() -> None:
                   for values in layer.values() for v in values if isinstance(v, Tensor))
     assert n_bytes == (STEPS_PER_EPOCH + 1) * arch.count_parameters() * 4
     assert "fc1.weight" in repr(captured)
+
+
+def test_norms_of_a_layer_equal_plain_torch_from_full_tensors_and_from_summaries() -> None:
+    expected: list[Tensor] = []
+
+    class Oracle(Capture):  # the layer's gradient norm, weight and bias together
+        def on_after_backward(self, arch: Architecture, loss: Tensor) -> None:
+            fc1 = arch.model.fc1  # type: ignore[union-attr]
+            expected.append(torch.cat([fc1.weight.grad.flatten(), fc1.bias.grad.flatten()])
+                            .norm().detach())
+
+    norms = []
+    for summary in (False, True):
+        arch = make_arch()
+        arch.add_callback(Oracle(arch.model, ["fc1"]))
+        with arch.capture_gradients(["fc1"], summary=summary) as captured:
+            arch.train(1, seed=3, progress=False)
+        norms.append(captured.norms("fc1"))
+    assert norms[0].shape == (STEPS_PER_EPOCH,)
+    torch.testing.assert_close(norms[0], torch.stack(expected[:STEPS_PER_EPOCH]))
+    torch.testing.assert_close(norms[1], norms[0])
+    with arch.capture_parameters("fc2") as params:  # a path's norms: the start point too
+        pass
+    assert params.norms("fc2").shape == (1,)
+    assert arch.capture_gradients("fc2").norms("fc2").shape == (0,)  # nothing captured yet
+    arch.remove_hooks()
+
+
+def test_count_hooks_counts_every_kind_and_only_the_models() -> None:
+    from rpslib.hooks import count_hooks
+
+    arch = make_arch()
+    model = arch.model
+    assert count_hooks(model) == 0
+    handles = [model.fc1.register_forward_hook(lambda m, i, o: None),
+               model.conv1.register_forward_pre_hook(lambda m, i: None),
+               model.fc2.register_full_backward_hook(lambda m, gi, go: None),
+               model.fc2.register_full_backward_pre_hook(lambda m, go: None),
+               model.fc1.weight.register_hook(lambda g: None),
+               model.fc1.bias.register_post_accumulate_grad_hook(lambda p: None)]
+    assert count_hooks(model) == 6 == sum(hook_counts(arch).values()) + 2
+    arch.capture_gradients(["fc1", "conv2"])  # one tensor hook per parameter: 4
+    arch.capture_parameters(["fc1"])  # a trainer callback: no hook at all
+    assert count_hooks(model) == 10
+    arch.remove_hooks()
+    assert count_hooks(model) == 6
+    for handle in handles:
+        handle.remove()
+    assert count_hooks(model) == 0

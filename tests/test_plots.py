@@ -271,3 +271,87 @@ def test_plot_lr_range_styles_its_curve_so_a_second_one_shows() -> None:
     assert theirs.get_linestyle() == "--" and marker.get_marker() == "s"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ours", "valley 1.0e-03",
                                                                     "theirs"]
+
+
+# --- chapter 5: Adam ----------------------------------------------------------------------
+
+
+def test_plot_moving_averages_draws_the_values_and_each_average() -> None:
+    from rpslib.optim import ewma
+    from rpslib.plots import plot_moving_averages
+
+    values = torch.tensor([3.0, 1.0, 4.0, 1.0, 5.0])
+    fig = plot_moving_averages(values, {"EWMA": ewma(values, 0.5), "mean": [2.8] * 5},
+                               title="five values")
+    ax = fig.axes[0]
+    dots, first, second = ax.lines
+    np.testing.assert_array_equal(dots.get_xdata(), [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(dots.get_ydata(), values.numpy())
+    np.testing.assert_allclose(first.get_ydata(), ewma(values, 0.5).numpy())
+    assert first.get_label() == "EWMA" and ax.get_title() == "five values"
+    with pytest.raises(ValueError, match="3 averages for 5 values"):
+        plot_moving_averages(values, {"short": [1.0, 2.0, 3.0]})
+    _, axs = plt.subplots(1, 2)
+    assert plot_moving_averages([1.0, 2.0], {}, ax=axs[0]) is axs[0].figure
+    assert len(axs[0].lines) == 1 and not axs[1].lines
+
+
+def test_plot_average_weights_one_line_per_average_against_the_age() -> None:
+    from rpslib.plots import plot_average_weights
+
+    ages = np.arange(30)
+    weights = {"SMA": (ages < 19) / 19, "EWMA": 0.1 * 0.9**ages}
+    fig = plot_average_weights(weights)
+    sma, ewma_line = fig.axes[0].lines
+    np.testing.assert_array_equal(sma.get_xdata(), ages)
+    np.testing.assert_allclose(ewma_line.get_ydata(), weights["EWMA"])
+    assert sma.get_drawstyle() == "steps-mid"
+    with pytest.raises(ValueError, match="empty"):
+        plot_average_weights({})
+
+
+def test_plot_adam_gradients_shows_what_adam_makes_of_them() -> None:
+    from rpslib.optim import adapted_gradients
+    from rpslib.plots import plot_adam_gradients
+
+    g = torch.randn(25, generator=torch.Generator().manual_seed(0))
+    fig = plot_adam_gradients(g, (0.8, 0.99), name="weight's gradient")
+    left, right = fig.axes
+    raw, smoothed, upper, lower = left.lines[:4]
+    expected = adapted_gradients(g, (0.8, 0.99))
+    np.testing.assert_allclose(raw.get_ydata(), g.numpy())
+    np.testing.assert_allclose(smoothed.get_ydata(), expected.smoothed.numpy())
+    np.testing.assert_allclose(upper.get_ydata(), expected.scale.numpy())
+    np.testing.assert_allclose(lower.get_ydata(), -expected.scale.numpy())
+    np.testing.assert_allclose(right.lines[0].get_ydata(), expected.adapted.numpy())
+    assert left.get_title() == "beta1 = 0.8, beta2 = 0.99"
+    assert raw.get_label() == "weight's gradient"
+    _, axs = plt.subplots(2, 1)
+    assert plot_adam_gradients(g, axs=axs, adapted_ylim=(-3, 3)) is axs[0].figure
+    assert axs[1].get_ylim() == (-3, 3)
+    with pytest.raises(ValueError, match="two axes"):
+        plot_adam_gradients(g, axs=plt.subplots(1, 3)[1])
+    with pytest.raises(ValueError, match=r"\(T,\) series"):
+        plot_adam_gradients(torch.zeros(25, 2))
+
+
+def test_plot_adam_betas_one_column_per_pair_rows_on_one_scale() -> None:
+    from rpslib.optim import adapted_gradients
+    from rpslib.plots import plot_adam_betas
+
+    g = torch.randn(30, generator=torch.Generator().manual_seed(1))
+    pairs = [(0.0, 0.999), (0.9, 0.999), (0.9, 0.9)]
+    fig = plot_adam_betas(g, pairs)
+    grid = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_title() for ax in grid[0]] == [f"beta1 = {b1:g}, beta2 = {b2:g}"
+                                                  for b1, b2 in pairs]
+    for column, pair in enumerate(pairs):
+        np.testing.assert_allclose(grid[1, column].lines[0].get_ydata(),
+                                   adapted_gradients(g, pair).adapted.numpy())
+    for row in grid:
+        assert len({ax.get_ylim() for ax in row}) == 1
+    assert grid[0, 0].get_legend() is not None and grid[0, 1].get_legend() is None
+    with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
+        plot_adam_betas(g, pairs, axs=plt.subplots(3, 2, squeeze=False)[1])
+    with pytest.raises(ValueError, match="empty"):
+        plot_adam_betas(g, [])
