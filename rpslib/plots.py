@@ -731,3 +731,100 @@ def plot_adam_betas(gradients: Tensor | np.ndarray | Sequence[float],
         for ax in row:
             ax.set_ylim(low, high)
     return fig
+
+
+# --- chapter 6: watching parameters and gradients ------------------------------------------
+
+
+def plot_loss_surface(biases: Tensor | np.ndarray, weights: Tensor | np.ndarray,
+                      surface: Tensor | np.ndarray,
+                      paths: Mapping[str, Tensor | np.ndarray] | None = None,
+                      n_levels: int = 20, ax: Axes | None = None) -> Figure:
+    """The loss of a one-feature linear regression over (bias, weight), with training paths.
+
+    Args:
+        biases: the grid's biases (n_b,); weights: its weights (n_w,).
+        surface: the loss at each grid point, (n_b, n_w): ``surface[i, j]`` is the loss with
+            bias ``biases[i]`` and weight ``weights[j]``.
+        paths: name -> the (bias, weight) points of a run, (n_points, 2), e.g. from
+            ``capture_parameters``; each is drawn as a line of dots from a square (the start)
+            to a star (the end).
+        n_levels: how many contour lines; they are spaced evenly on a log scale (a positive
+            surface), so the flat bottom of the valley gets lines too.
+        ax: where to draw; ``None`` makes a new 6x5 figure.
+
+    The bias is on the x axis, the weight on the y axis.
+
+    Introduced in chapter 6.
+    """
+    b, w = np.asarray(biases, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    z = np.asarray(surface, dtype=np.float64)
+    if b.ndim != 1 or w.ndim != 1 or z.shape != (len(b), len(w)):
+        raise ValueError(f"surface has shape {z.shape}, expected (len(biases), len(weights)) = "
+                         f"({b.size}, {w.size}): surface[i, j] is the loss at biases[i], "
+                         f"weights[j]")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    else:
+        fig = _figure_of(ax)
+    low, high = float(z.min()), float(z.max())
+    levels = (np.geomspace(low, high, n_levels + 1)[1:] if low > 0
+              else np.linspace(low, high, n_levels + 2)[1:-1])
+    contours = ax.contour(b, w, z.T, levels=levels, cmap="viridis", linewidths=0.8)
+    ax.clabel(contours, levels[::4], fmt="%.2g", fontsize=7)  # a few lines labelled
+    for name, path in (paths or {}).items():
+        points = np.asarray(path, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"the path {name!r} has shape {points.shape}, expected "
+                             f"(n_points, 2): one (bias, weight) pair per point")
+        line, = ax.plot(points[:, 0], points[:, 1], ".-", markersize=3, linewidth=1,
+                        label=f"{name} ({len(points)} points)")
+        ax.plot(*points[0], "s", color=line.get_color(), markersize=6)
+        ax.plot(*points[-1], "*", color=line.get_color(), markersize=11)
+    ax.set_xlabel("bias b")
+    ax.set_ylabel("weight w")
+    if paths:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_per_step(values: Mapping[str, Sequence[float] | Tensor | np.ndarray], ylabel: str,
+                  steps_per_epoch: int | None = None, alpha: float | None = None,
+                  ax: Axes | None = None) -> Figure:
+    """One line per name of a value recorded at each training step, e.g. a loss or a norm.
+
+    Args:
+        values: name -> one value per step, (n_steps,): e.g. ``Run.step_losses`` of
+            ``compare_optimizers``, or ``capture.norms("fc1")`` of a gradient capture.
+        ylabel: what the values are; the y axis is logarithmic.
+        steps_per_epoch: draw a dotted line where each epoch ends.
+        alpha: also draw each line smoothed (``rpslib.lr_finder.smooth``), the raw values
+            faint behind it; ``None``: the raw values only.
+        ax: where to draw; ``None`` makes a new 8x4 figure.
+
+    Introduced in chapter 6.
+    """
+    if not values:
+        raise ValueError("nothing to draw: values is empty")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    else:
+        fig = _figure_of(ax)
+    n_steps = 0
+    for name, series in values.items():
+        y = np.asarray(series, dtype=np.float64)
+        steps = np.arange(1, len(y) + 1)
+        n_steps = max(n_steps, len(y))
+        if alpha is None:
+            ax.plot(steps, y, linewidth=1, label=name)
+        else:
+            raw, = ax.plot(steps, y, linewidth=0.6, alpha=0.3)
+            ax.plot(steps, smooth(y, alpha), linewidth=1.5, color=raw.get_color(), label=name)
+    if steps_per_epoch:
+        for end in range(steps_per_epoch, n_steps, steps_per_epoch):
+            ax.axvline(end + 0.5, color="gray", linestyle=":", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step" + (" (dotted lines: epochs)" if steps_per_epoch else ""))
+    ax.set_ylabel(ylabel + (" (smoothed)" if alpha is not None else ""))
+    ax.legend(fontsize=8)
+    return fig

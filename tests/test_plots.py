@@ -355,3 +355,58 @@ def test_plot_adam_betas_one_column_per_pair_rows_on_one_scale() -> None:
         plot_adam_betas(g, pairs, axs=plt.subplots(3, 2, squeeze=False)[1])
     with pytest.raises(ValueError, match="empty"):
         plot_adam_betas(g, [])
+
+
+# --- chapter 6 ------------------------------------------------------------------------------
+
+
+def test_plot_loss_surface_draws_the_surface_and_each_path_from_start_to_end() -> None:
+    from rpslib.plots import plot_loss_surface
+
+    biases, weights = torch.linspace(-1, 3, 9), torch.linspace(0, 4, 5)  # not square
+    surface = (biases.view(-1, 1) - 1) ** 2 + 3 * (weights.view(1, -1) - 2) ** 2 + 0.1
+    path = torch.tensor([[-1.0, 0.0], [0.0, 1.0], [1.0, 2.0]])
+    fig = plot_loss_surface(biases, weights, surface, {"SGD": path, "Adam": path + 0.1})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "bias b" and ax.get_ylabel() == "weight w"
+    # the lowest contour line circles the minimum at (b, w) = (1, 2): bias on x, weight on y
+    lowest = ax.collections[0].get_paths()[0].vertices
+    np.testing.assert_allclose(lowest.mean(axis=0), [1, 2], atol=0.3)
+    sgd, start, end = ax.lines[:3]
+    np.testing.assert_array_equal(sgd.get_xdata(), [-1, 0, 1])
+    np.testing.assert_array_equal(sgd.get_ydata(), [0, 1, 2])
+    assert start.get_marker() == "s" and end.get_marker() == "*"
+    assert list(start.get_xydata()[0]) == [-1, 0] and list(end.get_xydata()[0]) == [1, 2]
+    assert len(ax.lines) == 6 and ax.lines[3].get_color() != sgd.get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SGD (3 points)",
+                                                                    "Adam (3 points)"]
+    _, axs = plt.subplots(1, 2)
+    assert plot_loss_surface(biases, weights, surface, ax=axs[0]) is axs[0].figure
+    with pytest.raises(ValueError, match=r"expected \(len\(biases\), len\(weights\)\)"):
+        plot_loss_surface(biases, weights, surface.T)
+    with pytest.raises(ValueError, match="one .bias, weight. pair"):
+        plot_loss_surface(biases, weights, surface, {"SGD": path.T})
+
+
+def test_plot_per_step_one_line_per_name_epochs_marked_smoothing_optional() -> None:
+    from rpslib.lr_finder import smooth
+    from rpslib.plots import plot_per_step
+
+    values = {"fc1": [1.0, 4.0, 2.0, 8.0, 3.0], "fc2": torch.tensor([0.1, 0.2, 0.1, 0.3, 0.2])}
+    fig = plot_per_step(values, "gradient norm", steps_per_epoch=2)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "gradient norm"
+    fc1, fc2, *epochs = ax.lines
+    np.testing.assert_array_equal(fc1.get_xdata(), [1, 2, 3, 4, 5])
+    np.testing.assert_allclose(fc2.get_ydata(), [0.1, 0.2, 0.1, 0.3, 0.2])
+    assert [line.get_xdata()[0] for line in epochs] == [2.5, 4.5]  # between the epochs
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fc1", "fc2"]
+    _, axs = plt.subplots(1, 2)
+    assert plot_per_step(values, "loss", alpha=0.5, ax=axs[1]) is axs[1].figure
+    raw, smoothed = axs[1].lines[:2]
+    np.testing.assert_allclose(smoothed.get_ydata(), smooth(values["fc1"], 0.5))
+    assert raw.get_color() == smoothed.get_color() and raw.get_alpha() < 1
+    assert len(axs[1].lines) == 4 and not axs[0].lines  # no epoch lines without their length
+    assert axs[1].get_ylabel() == "loss (smoothed)"
+    with pytest.raises(ValueError, match="empty"):
+        plot_per_step({}, "loss")
