@@ -14,10 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.animation import FuncAnimation
-from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
@@ -429,42 +426,6 @@ def plot_dropout_distributions(sums_by_p: Mapping[float, Tensor | np.ndarray],
     for ax in flat[n:]:
         ax.set_axis_off()
     return fig
-
-
-def animate_dropout_sums(sums_by_p: Mapping[float, Tensor | np.ndarray], n_bins: int = 70,
-                         eval_sum: float | None = None, interval: int = 800,
-                         figsize: tuple[float, float] = (6, 3.5), dpi: int = 72
-                         ) -> FuncAnimation:
-    """A frame player over p: one ``plot_dropout_sums`` histogram per frame, one x range.
-
-    ``animate_dropout_sums(...).to_jshtml()`` is HTML with a slider that scrubs the pre-drawn
-    frames with no Python running: the website's stand-in for the ``rpslib.widgets`` slider.
-    The figure is made without ``pyplot``, so no extra static copy shows in a notebook.
-
-    Args:
-        sums_by_p: p -> (n_samples,) sums, one frame each, in this order.
-        n_bins, eval_sum: as in ``plot_dropout_sums``.
-        interval: milliseconds per frame when playing.
-        figsize, dpi: the frames' size (a lower dpi keeps the page small).
-
-    Introduced in chapter 3.
-    """
-    if not sums_by_p:
-        raise ValueError("sums_by_p is empty: give at least one p and its sums")
-    frames = [(p, _as_sums(sums)) for p, sums in sums_by_p.items()]
-    xlim = _shared_xlim([values for _, values in frames])
-    fig = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(fig)  # a canvas to draw on, without pyplot
-    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.15, top=0.9)  # fixed: quick frames
-    ax = fig.add_subplot()
-
-    def draw(i: int) -> list[Artist]:
-        ax.clear()
-        p, values = frames[i]
-        plot_dropout_sums(values, p, ax=ax, xlim=xlim, n_bins=n_bins, eval_sum=eval_sum)
-        return []
-
-    return FuncAnimation(fig, draw, frames=len(frames), interval=interval, blit=False)
 
 
 def plot_channel_dropout(maps: Tensor | np.ndarray, dropped: Tensor | np.ndarray,

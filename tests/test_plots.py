@@ -201,21 +201,6 @@ def test_plot_dropout_distributions_share_one_x_range() -> None:
         plot_dropout_distributions({})
 
 
-def test_animate_dropout_sums_plays_one_frame_per_p_without_pyplot() -> None:
-    from matplotlib.animation import FuncAnimation
-
-    from rpslib.plots import animate_dropout_sums
-    from rpslib.regularization import dropout_sums
-
-    open_before = plt.get_fignums()
-    anim = animate_dropout_sums({p: dropout_sums(p, n_samples=100) for p in (0.0, 0.4, 0.8)})
-    assert isinstance(anim, FuncAnimation)
-    html = anim.to_jshtml()
-    assert "new Array(3)" in html and html.count("data:image/png;base64") == 3
-    assert plt.get_fignums() == open_before  # no static copy would show in a notebook
-    assert "widget" not in html  # nothing the site check takes for an embedded widget
-
-
 def test_plot_channel_dropout_names_the_dropped_channels() -> None:
     from rpslib.plots import plot_channel_dropout
 
