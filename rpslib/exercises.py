@@ -19,12 +19,15 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "check_adam_step",
+    "check_bias_correct",
     "check_channel_stats",
     "check_conv_output_size",
     "check_dropout2d",
     "check_dropout_sum_std",
     "check_most_confused",
     "check_my_dropout",
+    "check_my_ewma",
     "check_range_test_lrs",
     "check_smooth",
     "check_softmax",
@@ -446,3 +449,114 @@ def check_steepest_lr(steepest_lr: Callable[[Any, Any], float]) -> bool:
         cases.append(((lrs, losses), float(lrs[np.argmin(slopes)])))
     return _check("steepest_lr", steepest_lr, cases,
                   lambda got, expected: abs(float(got) - expected) <= 1e-9 * expected)
+
+
+# --- chapter 5 ------------------------------------------------------------------------------
+
+
+def _as_series(got: Any) -> Tensor:
+    """An answer (T,) given as a tensor, an array, or a list of numbers or 0-dim tensors."""
+    if isinstance(got, list | tuple) and got and all(isinstance(v, Tensor) for v in got):
+        return torch.stack(list(got)).double()
+    return torch.as_tensor(got, dtype=torch.float64)
+
+
+def _same_series(got: Any, expected: Tensor) -> bool:
+    series = _as_series(got)
+    return series.shape == expected.shape and torch.allclose(series, expected, rtol=1e-5,
+                                                             atol=1e-8)
+
+
+def _ewma_closed_form(values: Tensor, beta: float) -> Tensor:
+    """(1 - beta) * sum over k <= t of beta ** (t - k) * values[k], for every t at once."""
+    t = torch.arange(len(values), dtype=torch.float64)
+    ages = t.view(-1, 1) - t.view(1, -1)  # ages[t, k] = t - k
+    weights = torch.where(ages >= 0, (1 - beta) * beta ** ages.clamp(min=0), 0.0)
+    return weights @ values.double()
+
+
+def _series_cases(seed: int) -> list[tuple[Tensor, float]]:
+    """(values, beta): noisy series around 5 (so a start at zero shows) and a constant one."""
+    g = torch.Generator().manual_seed(seed)
+    return [(5 + torch.randn(20, generator=g, dtype=torch.float64), 0.9),
+            (5 + torch.randn(12, generator=g, dtype=torch.float64), 0.5),
+            (torch.full((8,), 3.0, dtype=torch.float64), 0.8)]
+
+
+def check_my_ewma(my_ewma: Callable[[Tensor, float], Any]) -> bool:
+    """Check ``my_ewma(values, beta)``: the EWMA of a series, started at zero, as Adam's.
+
+    ``values`` is a float tensor (T,); the answer (T,) holds, at each step ``t``,
+    ``beta * previous + (1 - beta) * values[t]`` with ``previous = 0`` before the first
+    value (a tensor, an array or a list of numbers).  Compared with the closed form
+    ``(1 - beta) * sum_k beta ** (t - k) * values[k]``.  Introduced in chapter 5.
+    """
+    cases = [((values, beta), _ewma_closed_form(values, beta))
+             for values, beta in _series_cases(0)]
+    return _check("my_ewma", my_ewma, cases, _same_series)
+
+
+def check_bias_correct(bias_correct: Callable[[Tensor, float], Any]) -> bool:
+    """Check ``bias_correct(averages, beta)``: an EWMA started at zero, corrected.
+
+    ``averages`` (T,) is an EWMA with weight ``beta`` started at zero; the answer (T,) is
+    ``averages[t] / (1 - beta ** (t + 1))`` with ``t`` counted from 0, i.e. dividing the
+    first average by ``1 - beta``, the second by ``1 - beta ** 2``, and so on.  One case is a
+    constant series, whose corrected averages are the constant itself.
+    Introduced in chapter 5.
+    """
+    cases = []
+    for values, beta in _series_cases(1) + [(torch.ones(40, dtype=torch.float64), 0.99)]:
+        averages = _ewma_closed_form(values, beta)
+        steps = torch.arange(1, len(values) + 1, dtype=torch.float64)
+        cases.append(((averages, beta), averages / (1 - beta**steps)))
+    return _check("bias_correct", bias_correct, cases, _same_series)
+
+
+def _adam_cases() -> list[tuple[tuple[Any, ...], tuple[Tensor, Tensor, Tensor]]]:
+    """(param, grad, m, v, t, lr, betas, eps) before step t, and torch's Adam after it."""
+    cases = []
+    settings = [(1, 0.01, (0.9, 0.999), 1.0), (2, 0.01, (0.9, 0.999), 1.0),
+                (10, 0.1, (0.8, 0.99), 1.0), (5, 0.01, (0.9, 0.999), 1e-5)]  # tiny gradients
+    for seed, (t, lr, betas, size) in enumerate(settings):
+        g = torch.Generator().manual_seed(100 + seed)
+        param = torch.nn.Parameter(torch.randn(2, 3, generator=g, dtype=torch.float64))
+        optimizer = torch.optim.Adam([param], lr=lr, betas=betas, eps=1e-8)
+        grads = [size * torch.randn(2, 3, generator=g, dtype=torch.float64) for _ in range(t)]
+        for grad in grads[:-1]:  # the steps before step t
+            param.grad = grad.clone()
+            optimizer.step()
+        state = optimizer.state[param]
+        m, v = ((state["exp_avg"].clone(), state["exp_avg_sq"].clone()) if t > 1
+                else (torch.zeros_like(param), torch.zeros_like(param)))
+        before = param.detach().clone()
+        param.grad = grads[-1].clone()
+        optimizer.step()
+        expected = (param.detach().clone(), state["exp_avg"].clone(),
+                    state["exp_avg_sq"].clone())
+        cases.append(((before, grads[-1].clone(), m, v, t, lr, betas, 1e-8), expected))
+    return cases
+
+
+def _same_step(got: Any, expected: tuple[Tensor, Tensor, Tensor]) -> bool:
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        return False
+    for mine, theirs in zip(got, expected, strict=True):
+        mine = torch.as_tensor(mine).detach().double()
+        if mine.shape != theirs.shape or not torch.allclose(mine, theirs, rtol=1e-6,
+                                                            atol=1e-12):
+            return False
+    return True
+
+
+def check_adam_step(adam_step: Callable[..., Any]) -> bool:
+    """Check ``adam_step(param, grad, m, v, t, lr, betas, eps) -> (param, m, v)``.
+
+    One Adam update of a tensor ``param`` with gradient ``grad`` at step ``t`` (counted from
+    1); ``m`` and ``v`` are the uncorrected averages after step ``t - 1`` (zeros before the
+    first step), as PyTorch stores them.  The answer is the new parameter and the new,
+    still uncorrected, averages, all shaped like ``param``; compared with ``torch.optim.Adam``
+    at steps 1, 2, 5 and 10, one case with gradients so small that ``eps`` matters.
+    Introduced in chapter 5.
+    """
+    return _check("adam_step", adam_step, _adam_cases(), _same_step)

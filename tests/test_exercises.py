@@ -206,6 +206,94 @@ def steepest_lr_steepest_rise(lrs: Any, losses: Any) -> float:
     return float(lrs[np.argmax(np.gradient(losses, np.log10(lrs)))])
 
 
+def my_ewma_started_at_the_first_value(values: torch.Tensor, beta: float) -> torch.Tensor:
+    # the range test's smoothing: no bias, but not what Adam keeps
+    out, average = [], values[0]
+    for value in values:
+        average = beta * average + (1 - beta) * value
+        out.append(average)
+    return torch.stack(out)
+
+
+def my_ewma_weights_swapped(values: torch.Tensor, beta: float) -> torch.Tensor:
+    out, average = [], torch.tensor(0.0)
+    for value in values:
+        average = (1 - beta) * average + beta * value
+        out.append(average)
+    return torch.stack(out)
+
+
+def my_ewma_corrected(values: torch.Tensor, beta: float) -> torch.Tensor:
+    # the next exercise's answer: right for Adam's step, not what it stores
+    steps = torch.arange(1, len(values) + 1)
+    return my_ewma_weights_swapped(values, 1 - beta) / (1 - beta**steps)
+
+
+def my_ewma_last_only(values: torch.Tensor, beta: float) -> float:
+    return float(my_ewma_weights_swapped(values, 1 - beta)[-1])
+
+
+def bias_correct_t_from_zero(averages: torch.Tensor, beta: float) -> torch.Tensor:
+    # 1 - beta ** 0 = 0: the first average is divided by zero
+    return averages / (1 - beta ** torch.arange(len(averages)))
+
+
+def bias_correct_multiplied(averages: torch.Tensor, beta: float) -> torch.Tensor:
+    return averages * (1 - beta ** torch.arange(1, len(averages) + 1))
+
+
+def bias_correct_by_one_minus_beta(averages: torch.Tensor, beta: float) -> torch.Tensor:
+    # right for the first step only
+    return averages / (1 - beta)
+
+
+def bias_correct_by_beta_to_the_t(averages: torch.Tensor, beta: float) -> torch.Tensor:
+    return averages / beta ** torch.arange(1, len(averages) + 1)
+
+
+def _adam_step(param: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
+               t: int, lr: float, betas: tuple[float, float], eps: float, correct: bool = True,
+               t0: int = 0, sqrt: bool = True, eps_inside: bool = False,
+               store_corrected: bool = False) -> tuple[torch.Tensor, ...]:
+    """Adam's step with one of the likely mistakes switched on."""
+    beta1, beta2 = betas
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat = m / (1 - beta1 ** (t - t0)) if correct else m
+    v_hat = v / (1 - beta2 ** (t - t0)) if correct else v
+    if eps_inside:
+        scale = (v_hat + eps).sqrt()
+    else:
+        scale = (v_hat.sqrt() if sqrt else v_hat) + eps
+    new = param - lr * m_hat / scale
+    return (new, m_hat, v_hat) if store_corrected else (new, m, v)
+
+
+def adam_step_without_correction(*args: Any) -> tuple[torch.Tensor, ...]:
+    return _adam_step(*args, correct=False)
+
+
+def adam_step_t_from_zero(*args: Any) -> tuple[torch.Tensor, ...]:
+    return _adam_step(*args, t0=1)
+
+
+def adam_step_without_sqrt(*args: Any) -> tuple[torch.Tensor, ...]:
+    return _adam_step(*args, sqrt=False)
+
+
+def adam_step_eps_inside_the_sqrt(*args: Any) -> tuple[torch.Tensor, ...]:
+    return _adam_step(*args, eps_inside=True)
+
+
+def adam_step_stores_the_corrected_averages(*args: Any) -> tuple[torch.Tensor, ...]:
+    return _adam_step(*args, store_corrected=True)
+
+
+def adam_step_climbs(*args: Any) -> tuple[torch.Tensor, ...]:
+    param, *rest = args
+    new, m, v = _adam_step(param, *rest)
+    return 2 * param - new, m, v  # + lr * ...: up the gradient
+
 WRONG: dict[str, list[Callable[..., Any]]] = {
     "channel_stats": [wrong_channel_stats],
     "standardize": [standardize_times_std, standardize_as_a_list],
@@ -227,6 +315,13 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
                         dropout_sum_std_keep_drop_swapped, dropout_sum_std_square_of_the_sum],
     "dropout2d": [dropout2d_elementwise, dropout2d_same_channels_for_every_image,
                   dropout2d_whole_images, dropout2d_without_scaling],
+    "my_ewma": [my_ewma_started_at_the_first_value, my_ewma_weights_swapped, my_ewma_corrected,
+                my_ewma_last_only],
+    "bias_correct": [bias_correct_t_from_zero, bias_correct_multiplied,
+                     bias_correct_by_one_minus_beta, bias_correct_by_beta_to_the_t],
+    "adam_step": [adam_step_without_correction, adam_step_t_from_zero, adam_step_without_sqrt,
+                  adam_step_eps_inside_the_sqrt, adam_step_stores_the_corrected_averages,
+                  adam_step_climbs],
 }
 WRONG_CASES = [(name, wrong) for name, wrongs in WRONG.items() for wrong in wrongs]
 
