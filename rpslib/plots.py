@@ -442,7 +442,8 @@ def plot_channel_dropout(maps: Tensor | np.ndarray, dropped: Tensor | np.ndarray
             under it.
 
     Returns:
-        The figure; the titles of the bottom row say which channels were dropped.
+        The figure; the titles of the bottom row say which channels were dropped (a map that
+        was all 0 already says so instead).
 
     Introduced in chapter 3.
     """
@@ -476,8 +477,12 @@ def plot_channel_dropout(maps: Tensor | np.ndarray, dropped: Tensor | np.ndarray
                 ax.set_ylabel(name)
         gone = bool((after[c] == 0).all())
         grid[0, c].set_title(f"channel {c}", fontsize=10)
-        grid[1, c].set_title("dropped" if gone else "kept, scaled", fontsize=10,
-                             color="tab:red" if gone else "black")
+        if gone and bool((before[c] == 0).all()):
+            title = "all 0 before"  # a dead map: nothing to tell about the dropout
+        else:
+            title = "dropped" if gone else "kept, scaled"
+        grid[1, c].set_title(title, fontsize=10, color="tab:red" if title == "dropped"
+                             else "black")
     return fig
 
 

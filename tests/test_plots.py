@@ -204,20 +204,22 @@ def test_plot_dropout_distributions_share_one_x_range() -> None:
 def test_plot_channel_dropout_names_the_dropped_channels() -> None:
     from rpslib.plots import plot_channel_dropout
 
-    maps = torch.rand(1, 3, 5, 5) + 0.1
+    maps = torch.rand(1, 4, 5, 5) + 0.1
+    maps[0, 3] = 0  # a dead map (all 0 after a ReLU): not one that dropout dropped
     after = maps * 2
     after[0, 1] = 0
     fig = plot_channel_dropout(maps, after)
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["channel 0", "channel 1", "channel 2",
-                      "kept, scaled", "dropped", "kept, scaled"]
+    assert titles == ["channel 0", "channel 1", "channel 2", "channel 3",
+                      "kept, scaled", "dropped", "kept, scaled", "all 0 before"]
+    assert fig.axes[5].title.get_color() == "tab:red"
     assert fig.axes[1].get_xlabel() == f"max {maps[0, 1].max().item():.2f}"
     # one colour scale per channel, for both rows: the scaled map looks brighter
-    assert fig.axes[0].images[0].get_clim() == fig.axes[3].images[0].get_clim()
+    assert fig.axes[0].images[0].get_clim() == fig.axes[4].images[0].get_clim()
     with pytest.raises(ValueError, match="one shape"):
         plot_channel_dropout(maps, after[:, :2])
-    with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
-        plot_channel_dropout(maps, after, axs=plt.subplots(3, 2, squeeze=False)[1])
+    with pytest.raises(ValueError, match=r"expected \(2, 4\)"):
+        plot_channel_dropout(maps, after, axs=plt.subplots(4, 2, squeeze=False)[1])
 
 
 # --- chapter 4 ------------------------------------------------------------------------------
