@@ -25,10 +25,13 @@ __all__ = [
     "check_conv_output_size",
     "check_dropout2d",
     "check_dropout_sum_std",
+    "check_grad_norms",
+    "check_loss_surface",
     "check_most_confused",
     "check_my_dropout",
     "check_my_ewma",
     "check_range_test_lrs",
+    "check_record_forward",
     "check_smooth",
     "check_softmax",
     "check_standardize",
@@ -560,3 +563,175 @@ def check_adam_step(adam_step: Callable[..., Any]) -> bool:
     Introduced in chapter 5.
     """
     return _check("adam_step", adam_step, _adam_cases(), _same_step)
+
+
+# --- chapter 6 ------------------------------------------------------------------------------
+
+
+class _Model(torch.nn.Sequential):
+    """A small ``nn.Sequential`` whose repr is one line (the check's message names it)."""
+
+    def __init__(self, description: str, *layers: torch.nn.Module) -> None:
+        super().__init__(*layers)
+        self.description = description
+
+    def __repr__(self) -> str:
+        return self.description
+
+
+def _backward_done(model: torch.nn.Module, x: Tensor, y: Tensor) -> torch.nn.Module:
+    """``model`` after one backward pass of the MSE of ``model(x)`` against ``y``."""
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    return model
+
+
+def check_grad_norms(grad_norms: Callable[[torch.nn.Module], dict[str, float]]) -> bool:
+    """Check ``grad_norms(model) -> {parameter name: norm of its gradient}``.
+
+    One entry per parameter that has a gradient (``p.grad is not None``), named as
+    ``model.named_parameters()`` names it, with the gradient's L2 norm (the square root of
+    the sum of its squared elements) as a number: what ``capture_gradients(...,
+    summary=True)`` records as "norm".  A frozen parameter (``requires_grad=False``) has no
+    gradient and no entry.  Compared with ``torch.linalg.vector_norm``.  Introduced in
+    chapter 6.
+    """
+    def model(seed: int, description: str, frozen: bool = False) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        net = _Model(description, torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+        if frozen:
+            net[0].requires_grad_(False)
+        g = torch.Generator().manual_seed(seed)
+        return _backward_done(net, torch.randn(8, 4, generator=g), torch.randn(8, 2, generator=g))
+
+    cases = []
+    with torch.random.fork_rng(devices=[]):  # the caller's random numbers stay as they were
+        for net in (model(0, "Linear(4, 3), Tanh, Linear(3, 2) after a backward pass"),
+                    model(1, "the same, its first layer frozen (no gradient)", frozen=True)):
+            expected = {name: torch.linalg.vector_norm(p.grad).item()
+                        for name, p in net.named_parameters() if p.grad is not None}
+            cases.append(((net,), expected))
+
+    def same(got: Any, expected: dict[str, float]) -> bool:
+        return (isinstance(got, dict) and list(got) == list(expected)
+                and all(abs(float(got[k]) - v) <= 1e-5 * v + 1e-8 for k, v in expected.items()))
+
+    return _check("grad_norms", grad_norms, cases, same)
+
+
+class _Recorded:
+    """What a ``record_forward`` answer did: its outputs, the error it let through, and how
+    many forward hooks it left on the model."""
+
+    def __init__(self, outputs: Any, error: str | None, hooks_left: int) -> None:
+        self.outputs, self.error, self.hooks_left = outputs, error, hooks_left
+
+    def same(self, other: _Recorded) -> bool:
+        if (self.error, self.hooks_left) != (other.error, other.hooks_left):
+            return False
+        if self.error is not None:
+            return True
+        got, expected = self.outputs, other.outputs
+        return (isinstance(got, dict) and list(got) == list(expected)
+                and all(isinstance(got[k], Tensor) and not got[k].requires_grad
+                        and got[k].shape == v.shape and torch.allclose(got[k], v, atol=1e-6)
+                        for k, v in expected.items()))
+
+    def __repr__(self) -> str:
+        if self.error is not None:
+            outcome = f"raised {self.error}"
+        elif isinstance(self.outputs, dict):
+            outcome = "{" + ", ".join(
+                f"{k!r}: " + (f"shape {tuple(v.shape)}, requires_grad={v.requires_grad}"
+                              if isinstance(v, Tensor) else repr(v))
+                for k, v in self.outputs.items()) + "}"
+        else:
+            outcome = repr(self.outputs)
+        return f"{outcome}; forward hooks left on the model: {self.hooks_left}"
+
+
+def _forward_hooks(model: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def check_record_forward(record_forward: Callable[[torch.nn.Module, Tensor],
+                                                  dict[str, Tensor]]) -> bool:
+    """Check ``record_forward(model, x) -> {child name: its output}``, recorded with hooks.
+
+    ``model(x)`` runs once; the answer holds the output of each direct child (in the order of
+    ``model.named_children()``), detached from the graph (``requires_grad`` False), and the
+    model keeps no hook afterwards, also when the forward pass fails (the error goes through
+    to the caller).  The outputs are compared with the children called one by one.
+    Introduced in chapter 6.
+    """
+    def model(seed: int, description: str, *layers: torch.nn.Module) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        net = _Model(description)
+        for name, layer in zip(("fc1", "act", "fc2", "out"), layers, strict=False):
+            net.add_module(name, layer)
+        return net
+
+    def run(answer: Callable[[torch.nn.Module, Tensor], Any]) -> Callable[..., _Recorded | None]:
+        def recorded(net: torch.nn.Module, x: Tensor) -> _Recorded | None:
+            try:
+                outputs = answer(net, x)
+            except NotImplementedError:
+                raise
+            except Exception as error:  # the forward pass (or the answer) failed
+                return _Recorded(None, type(error).__name__, _forward_hooks(net))
+            if outputs is None:
+                return None  # _check then reminds the student of `return`
+            return _Recorded(outputs, None, _forward_hooks(net))
+        return recorded
+
+    def reference(net: torch.nn.Module, x: Tensor) -> dict[str, Tensor]:
+        outputs = {}
+        with torch.no_grad():
+            for name, child in net.named_children():
+                x = child(x)
+                outputs[name] = x
+        return outputs
+
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        g = torch.Generator().manual_seed(0)
+        for net, x in (
+                (model(0, "fc1 Linear(4, 3), act ReLU, fc2 Linear(3, 2)", torch.nn.Linear(4, 3),
+                       torch.nn.ReLU(), torch.nn.Linear(3, 2)), torch.randn(5, 4, generator=g)),
+                (model(1, "fc1 Linear(6, 5), act Tanh, fc2 Linear(5, 4), out Softmax",
+                       torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 4),
+                       torch.nn.Softmax(dim=1)), torch.randn(3, 6, generator=g))):
+            cases.append(((net, x), _Recorded(reference(net, x), None, 0)))
+        # fc2 expects 4 inputs and gets 3: the forward pass fails halfway
+        broken = model(2, "fc1 Linear(2, 3), act ReLU, fc2 Linear(4, 1): fails at fc2",
+                       torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+        cases.append(((broken, torch.randn(5, 2, generator=g)),
+                      _Recorded(None, "RuntimeError", 0)))
+    return _check("record_forward", run(record_forward), cases,
+                  lambda got, expected: got.same(expected))
+
+
+def check_loss_surface(loss_surface: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> bool:
+    """Check ``loss_surface(x, y, biases, weights) -> (len(biases), len(weights))``.
+
+    ``x`` and ``y`` are a one-feature regression's data, (N, 1) each; entry ``[i, j]`` is the
+    mean squared error of ``biases[i] + weights[j] * x`` against ``y``.  Compared with
+    ``torch.nn.functional.mse_loss`` at each pair, one by one; the grids are not square, so a
+    transposed answer fails.  Introduced in chapter 6.
+    """
+    cases = []
+    g = torch.Generator().manual_seed(6)
+    for n, biases, weights in ((50, torch.linspace(-1, 3, 5), torch.linspace(0, 4, 7)),
+                               (7, torch.tensor([1.0, 0.0]), torch.tensor([2.0, -1.0, 0.5])),
+                               (1, torch.tensor([0.5]), torch.tensor([1.5, 2.5]))):
+        x = torch.rand(n, 1, generator=g)
+        y = 1 + 2 * x + 0.1 * torch.randn(n, 1, generator=g)
+        expected = torch.tensor([[torch.nn.functional.mse_loss(b + w * x, y).item()
+                                  for w in weights] for b in biases])
+        cases.append(((x, y, biases, weights), expected))
+
+    def same(got: Any, expected: Tensor) -> bool:
+        got = torch.as_tensor(got, dtype=torch.float64)
+        return got.shape == expected.shape and torch.allclose(got, expected.double(),
+                                                              rtol=1e-5, atol=1e-7)
+
+    return _check("loss_surface", loss_surface, cases, same)

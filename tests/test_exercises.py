@@ -206,6 +206,133 @@ def steepest_lr_steepest_rise(lrs: Any, losses: Any) -> float:
     return float(lrs[np.argmax(np.gradient(losses, np.log10(lrs)))])
 
 
+def grad_norms_of_the_parameters(model: torch.nn.Module) -> dict[str, float]:
+    # the parameters' own norms, not their gradients'
+    return {n: p.norm().item() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def grad_norms_squared(model: torch.nn.Module) -> dict[str, float]:
+    # the sum of squares, without the square root
+    return {n: (p.grad**2).sum().item() for n, p in model.named_parameters()
+            if p.grad is not None}
+
+
+def grad_norms_l1(model: torch.nn.Module) -> dict[str, float]:
+    return {n: p.grad.abs().sum().item() for n, p in model.named_parameters()
+            if p.grad is not None}
+
+
+def grad_norms_zero_for_frozen(model: torch.nn.Module) -> dict[str, float]:
+    # a frozen parameter has no gradient: it gets no entry, not a norm of 0
+    return {n: p.grad.norm().item() if p.grad is not None else 0.0
+            for n, p in model.named_parameters()}
+
+
+def grad_norms_as_a_list(model: torch.nn.Module) -> list[float]:
+    return [p.grad.norm().item() for p in model.parameters() if p.grad is not None]
+
+
+def record_forward_leaves_its_hooks(model: torch.nn.Module,
+                                    x: torch.Tensor) -> dict[str, torch.Tensor]:
+    outputs: dict[str, torch.Tensor] = {}
+    for name, child in model.named_children():
+        child.register_forward_hook(
+            lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
+    model(x)
+    return outputs
+
+
+def record_forward_removes_only_when_all_goes_well(
+        model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    # no try/finally: a forward pass that fails leaves every hook behind
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [child.register_forward_hook(
+        lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
+        for name, child in model.named_children()]
+    model(x)
+    for handle in handles:
+        handle.remove()
+    return outputs
+
+
+def record_forward_keeps_the_graph(model: torch.nn.Module,
+                                   x: torch.Tensor) -> dict[str, torch.Tensor]:
+    # not detached: each output holds the autograd graph (and its memory) alive
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [child.register_forward_hook(
+        lambda m, i, o, name=name: outputs.__setitem__(name, o))
+        for name, child in model.named_children()]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
+def record_forward_records_the_inputs(model: torch.nn.Module,
+                                      x: torch.Tensor) -> dict[str, torch.Tensor]:
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [child.register_forward_hook(
+        lambda m, i, o, name=name: outputs.__setitem__(name, i[0].detach()))
+        for name, child in model.named_children()]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
+def record_forward_swallows_the_error(model: torch.nn.Module,
+                                      x: torch.Tensor) -> dict[str, torch.Tensor]:
+    # hides a failed forward pass from the caller, who gets half the outputs
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [child.register_forward_hook(
+        lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
+        for name, child in model.named_children()]
+    try:
+        model(x)
+    except RuntimeError:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
+def _predictions(x: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return b.view(-1, 1, 1) + w.view(1, -1, 1) * x.view(1, 1, -1)  # (n_b, n_w, N)
+
+
+def loss_surface_transposed(x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                            w: torch.Tensor) -> torch.Tensor:
+    # weights down, biases across: (n_w, n_b), as a meshgrid in 'xy' order gives
+    return ((_predictions(x, b, w) - y.view(1, 1, -1)) ** 2).mean(dim=2).T
+
+
+def loss_surface_summed(x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                        w: torch.Tensor) -> torch.Tensor:
+    return ((_predictions(x, b, w) - y.view(1, 1, -1)) ** 2).sum(dim=2)
+
+
+def loss_surface_root(x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                      w: torch.Tensor) -> torch.Tensor:
+    # the RMSE: the same valley, other contour values
+    return ((_predictions(x, b, w) - y.view(1, 1, -1)) ** 2).mean(dim=2).sqrt()
+
+
+def loss_surface_absolute(x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                          w: torch.Tensor) -> torch.Tensor:
+    return (_predictions(x, b, w) - y.view(1, 1, -1)).abs().mean(dim=2)
+
+
+def loss_surface_one_point(x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                           w: torch.Tensor) -> torch.Tensor:
+    # the error of the first data point only, not the mean over all of them
+    return (_predictions(x, b, w) - y.view(1, 1, -1))[..., 0] ** 2
+
+
 def my_ewma_started_at_the_first_value(values: torch.Tensor, beta: float) -> torch.Tensor:
     # the range test's smoothing: no bias, but not what Adam keeps
     out, average = [], values[0]
@@ -322,6 +449,14 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
     "adam_step": [adam_step_without_correction, adam_step_t_from_zero, adam_step_without_sqrt,
                   adam_step_eps_inside_the_sqrt, adam_step_stores_the_corrected_averages,
                   adam_step_climbs],
+    "grad_norms": [grad_norms_of_the_parameters, grad_norms_squared, grad_norms_l1,
+                   grad_norms_zero_for_frozen, grad_norms_as_a_list],
+    "record_forward": [record_forward_leaves_its_hooks,
+                       record_forward_removes_only_when_all_goes_well,
+                       record_forward_keeps_the_graph, record_forward_records_the_inputs,
+                       record_forward_swallows_the_error],
+    "loss_surface": [loss_surface_transposed, loss_surface_summed, loss_surface_root,
+                     loss_surface_absolute, loss_surface_one_point],
 }
 WRONG_CASES = [(name, wrong) for name, wrongs in WRONG.items() for wrong in wrongs]
 
