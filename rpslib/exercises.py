@@ -36,6 +36,8 @@ __all__ = [
     "check_softmax",
     "check_standardize",
     "check_steepest_lr",
+    "check_step_lr",
+    "check_triangular_lr",
     "check_unstandardize",
 ]
 
@@ -735,3 +737,63 @@ def check_loss_surface(loss_surface: Callable[[Tensor, Tensor, Tensor, Tensor], 
                                                               rtol=1e-5, atol=1e-7)
 
     return _check("loss_surface", loss_surface, cases, same)
+
+
+# --- chapter 8 ------------------------------------------------------------------------------
+
+
+def _scheduler_rates(build: Callable[[torch.optim.Optimizer], Any], lr: float,
+                     n_steps: int) -> list[float]:
+    """The rates PyTorch's own loop uses, from the first: read, ``step()``, ``step()``."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = build(optimizer)
+    rates = []
+    for _ in range(n_steps):
+        rates.append(float(optimizer.param_groups[0]["lr"]))
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def _same_rate(got: Any, expected: float) -> bool:
+    return isinstance(got, int | float | Tensor) and abs(float(got) - expected) <= (
+        1e-9 + 1e-6 * abs(expected))
+
+
+def check_step_lr(step_lr: Callable[[int, float, int, float], Any]) -> bool:
+    """Check ``step_lr(epoch, lr, step_size, gamma) -> float``: ``StepLR``'s rate in an epoch.
+
+    ``epoch`` counts from 0 (the first epoch trains with ``lr`` itself); compared with
+    ``torch.optim.lr_scheduler.StepLR``'s rates, read before each ``scheduler.step()``.  A
+    rate shifted by one epoch (the slides' record) fails.  Introduced in chapter 8.
+    """
+    from functools import partial
+
+    from torch.optim.lr_scheduler import StepLR
+
+    cases = []
+    for lr, step_size, gamma, n in ((0.1, 3, 0.5, 10), (0.05, 1, 0.9, 4), (1.0, 4, 0.1, 9)):
+        rates = _scheduler_rates(partial(StepLR, step_size=step_size, gamma=gamma), lr, n)
+        cases += [((epoch, lr, step_size, gamma), rate) for epoch, rate in enumerate(rates)]
+    return _check("step_lr", step_lr, cases, _same_rate)
+
+
+def check_triangular_lr(triangular_lr: Callable[[int, float, float, int], Any]) -> bool:
+    """Check ``triangular_lr(iteration, base_lr, max_lr, step_size) -> float``.
+
+    The rate ``CyclicLR(mode="triangular", step_size_up=step_size)`` gives at mini-batch
+    ``iteration`` (from 0, which uses ``base_lr``): up from ``base_lr`` to ``max_lr`` in
+    ``step_size`` mini-batches, down again in as many, over and over.  Compared with
+    PyTorch's ``CyclicLR`` over three cycles.  Introduced in chapter 8.
+    """
+    from functools import partial
+
+    from torch.optim.lr_scheduler import CyclicLR
+
+    cases = []
+    for base, top, size in ((0.01, 0.1, 4), (0.001, 0.005, 3), (0.2, 1.0, 1)):
+        build = partial(CyclicLR, base_lr=base, max_lr=top, step_size_up=size,
+                        cycle_momentum=False)
+        rates = _scheduler_rates(build, base, 6 * size + 1)
+        cases += [((i, base, top, size), rate) for i, rate in enumerate(rates)]
+    return _check("triangular_lr", triangular_lr, cases, _same_rate)

@@ -421,6 +421,49 @@ def adam_step_climbs(*args: Any) -> tuple[torch.Tensor, ...]:
     new, m, v = _adam_step(param, *rest)
     return 2 * param - new, m, v  # + lr * ...: up the gradient
 
+
+def step_lr_shifted_by_one(epoch: int, lr: float, step_size: int, gamma: float) -> float:
+    # the slides' record: the rate read after scheduler.step(), one epoch early
+    return lr * gamma ** ((epoch + 1) // step_size)
+
+
+def step_lr_epochs_from_one(epoch: int, lr: float, step_size: int, gamma: float) -> float:
+    # counts epochs from 1: the first decay comes one epoch late
+    return lr * gamma ** ((epoch - 1) // step_size) if epoch else lr
+
+
+def step_lr_every_epoch(epoch: int, lr: float, step_size: int, gamma: float) -> float:
+    # ExponentialLR, not StepLR: decays every epoch, ignoring step_size
+    return lr * gamma ** epoch
+
+
+def step_lr_smooth(epoch: int, lr: float, step_size: int, gamma: float) -> float:
+    # no floor: a smooth decay that matches StepLR only at multiples of step_size
+    return lr * gamma ** (epoch / step_size)
+
+
+def _triangle(i: float, base: float, top: float, size: int) -> float:
+    cycle = math.floor(1 + i / (2 * size))
+    return base + (top - base) * max(0.0, 1 - abs(i / size - 2 * cycle + 1))
+
+
+def triangular_lr_shifted_by_one(i: int, base: float, top: float, size: int) -> float:
+    return _triangle(i + 1, base, top, size)
+
+
+def triangular_lr_cycle_of_step_size(i: int, base: float, top: float, size: int) -> float:
+    # a whole cycle in step_size mini-batches instead of step_size up and step_size down
+    return _triangle(2 * i, base, top, size)
+
+
+def triangular_lr_sawtooth(i: int, base: float, top: float, size: int) -> float:
+    # up, then back to base_lr at once: no way down
+    return base + (top - base) * (i % size) / size
+
+
+def triangular_lr_starts_at_the_top(i: int, base: float, top: float, size: int) -> float:
+    return _triangle(i + size, base, top, size)
+
 WRONG: dict[str, list[Callable[..., Any]]] = {
     "channel_stats": [wrong_channel_stats],
     "standardize": [standardize_times_std, standardize_as_a_list],
@@ -457,6 +500,10 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
                        record_forward_swallows_the_error],
     "loss_surface": [loss_surface_transposed, loss_surface_summed, loss_surface_root,
                      loss_surface_absolute, loss_surface_one_point],
+    "step_lr": [step_lr_shifted_by_one, step_lr_epochs_from_one, step_lr_every_epoch,
+                step_lr_smooth],
+    "triangular_lr": [triangular_lr_shifted_by_one, triangular_lr_cycle_of_step_size,
+                      triangular_lr_sawtooth, triangular_lr_starts_at_the_top],
 }
 WRONG_CASES = [(name, wrong) for name, wrongs in WRONG.items() for wrong in wrongs]
 
