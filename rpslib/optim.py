@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-__all__ = ["SGD", "Adam", "AdaptedGradients", "Run", "adapted_gradients",
-           "bias_corrected_ewma", "compare_optimizers", "ewma"]
+__all__ = ["SGD", "Adam", "AdaptedGradients", "Run", "SGDDirections", "adapted_gradients",
+           "bias_corrected_ewma", "compare_optimizers", "ewma", "sgd_directions"]
 
 
 def ewma(values: Sequence[float] | Tensor, beta: float) -> Tensor:
@@ -227,6 +227,45 @@ class SGD(torch.optim.Optimizer):
                     direction = grad + momentum * velocity if group["nesterov"] else velocity
                 param.sub_(group["lr"] * direction)
         return loss
+
+
+class SGDDirections(NamedTuple):
+    """``sgd_directions``' answer: three tensors shaped like the gradients, (T, ...)."""
+
+    gradient: Tensor  # g: plain SGD's direction
+    momentum: Tensor  # b: the velocity ("momentum_buffer"), momentum's direction
+    nesterov: Tensor  # g + momentum * b: Nesterov's look-ahead direction
+
+
+def sgd_directions(gradients: Sequence[float] | Tensor, momentum: float = 0.9,
+                   dampening: float = 0.0) -> SGDDirections:
+    """What ``SGD`` makes of a series of gradients, step by step, to look at (no optimizer).
+
+    At step ``t`` plain SGD moves a parameter by ``-lr * gradient[t]``, SGD with momentum by
+    ``-lr * momentum[t]`` and Nesterov by ``-lr * nesterov[t]``, where::
+
+        momentum[0] = gradient[0]
+        momentum[t] = momentum * momentum[t - 1] + (1 - dampening) * gradient[t]
+        nesterov[t] = gradient[t] + momentum * momentum[t]
+
+    (``nesterov`` is meant for ``dampening=0``, the only setting ``SGD`` allows it with.)
+
+    Args:
+        gradients: one parameter's gradient at each step, shape (T,), or (T, ...) for a
+            whole tensor of them.
+        momentum, dampening: as for ``SGD``.
+
+    Returns:
+        ``SGDDirections(gradient, momentum, nesterov)``, float64 tensors shaped like
+        ``gradients``.
+
+    Introduced in chapter 7.
+    """
+    g = torch.as_tensor(gradients, dtype=torch.float64)
+    velocity = torch.empty_like(g)
+    for t in range(len(g)):
+        velocity[t] = g[t] if t == 0 else momentum * velocity[t - 1] + (1 - dampening) * g[t]
+    return SGDDirections(g, velocity, g + momentum * velocity)
 
 
 # --- comparing optimizers ----------------------------------------------------------------

@@ -226,3 +226,27 @@ def test_sgd_refuses_nesterov_without_momentum() -> None:
 
     with pytest.raises(ValueError, match="Nesterov"):
         SGD([nn.Parameter(torch.zeros(1))], lr=0.1, nesterov=True)
+
+
+@pytest.mark.parametrize(("momentum", "dampening", "nesterov"),
+                         [(0.9, 0.0, False), (0.5, 0.3, False), (0.9, 0.0, True)])
+def test_sgd_directions_are_the_steps_of_torchs_sgd(momentum: float, dampening: float,
+                                                    nesterov: bool) -> None:
+    from rpslib.optim import sgd_directions
+
+    grads = torch.randn(30, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    param = nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    optimizer = torch.optim.SGD([param], lr=0.1, momentum=momentum, dampening=dampening,
+                                nesterov=nesterov)
+    steps = []
+    for g in grads:
+        before = param.detach().clone()
+        param.grad = g.clone()
+        optimizer.step()
+        steps.append((before - param.detach()) / 0.1)
+    directions = sgd_directions(grads, momentum, dampening)
+    torch.testing.assert_close(directions.nesterov if nesterov else directions.momentum,
+                               torch.stack(steps), rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(directions.momentum[-1],
+                               optimizer.state[param]["momentum_buffer"])
+    torch.testing.assert_close(directions.gradient, grads)
