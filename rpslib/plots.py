@@ -794,3 +794,48 @@ def plot_per_step(values: Mapping[str, Sequence[float] | Tensor | np.ndarray], y
     ax.set_ylabel(ylabel + (" (smoothed)" if alpha is not None else ""))
     ax.legend(fontsize=8)
     return fig
+
+
+# --- chapter 8: learning-rate schedulers ----------------------------------------------------
+
+
+def plot_lr_schedule(scheduler: Any, n_steps: int, ax: Axes | None = None,
+                     metrics: Sequence[float] | None = None, title: str | None = None,
+                     momentum: bool = False) -> Figure:
+    """The learning rate a scheduler gives at each of ``n_steps`` steps, from its state now.
+
+    The rates come from ``rpslib.schedulers.lr_sequence``, which steps a copy: the scheduler
+    you pass (and its optimizer) are left exactly as they were, ready to train with.
+
+    Args:
+        scheduler: a PyTorch learning-rate scheduler (``ReduceLROnPlateau`` too).
+        n_steps: how many steps to draw; a step is an epoch, or a mini-batch for the
+            schedulers ``Architecture.set_lr_scheduler`` steps per mini-batch (the x label
+            says which).
+        ax: where to draw; ``None`` makes a new 5x3 figure.
+        metrics: for ``ReduceLROnPlateau``, the validation loss at each step, (n_steps,).
+        title: the axes' title (default: the scheduler's class name).
+        momentum: also draw the momentum at each step (dashed, on a right-hand axis), e.g.
+            to see ``CyclicLR`` cycle it against the rate.
+
+    Introduced in chapter 8.
+    """
+    from rpslib.schedulers import is_per_batch, lr_sequence, momentum_sequence
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
+    else:
+        fig = _figure_of(ax)
+    rates = lr_sequence(scheduler, n_steps, metrics)  # from a copy: scheduler stays as it is
+    steps = np.arange(n_steps)
+    ax.plot(steps, rates, color="tab:blue", linewidth=1.5, label="learning rate")
+    ax.set_xlabel("mini-batch" if is_per_batch(scheduler) else "epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title if title is not None else type(scheduler).__name__, fontsize=10)
+    ax.set_ylim(bottom=0)
+    if momentum:
+        right = ax.twinx()
+        right.plot(steps, momentum_sequence(scheduler, n_steps, metrics), color="tab:orange",
+                   linestyle="--", linewidth=1.2, label="momentum")
+        right.set_ylabel("momentum", color="tab:orange")
+    return fig

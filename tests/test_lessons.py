@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from rpslib import Architecture, handgen
 from rpslib.data import load_tensors
+from rpslib.recipes import standardized_loaders
 from tools import stand_in_report as recipe
 from tools.stand_in_report import Run
 
@@ -27,7 +28,7 @@ REAL_STD = (0.209, 0.251, 0.266)
 @pytest.fixture(scope="module")
 def runs(full_stand_in: tuple[Path, Path]) -> list[Run]:
     """The slides' recipe for p=0 and p=0.3, seeds 13, 42 and 7 (six trainings)."""
-    train_loader, val_loader, _ = recipe.standardized_loaders(*full_stand_in)
+    train_loader, val_loader, _ = standardized_loaders(*full_stand_in)
     return recipe.train_runs(train_loader, val_loader)
 
 

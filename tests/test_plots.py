@@ -397,3 +397,30 @@ def test_plot_per_step_one_line_per_name_epochs_marked_smoothing_optional() -> N
     assert axs[1].get_ylabel() == "loss (smoothed)"
     with pytest.raises(ValueError, match="empty"):
         plot_per_step({}, "loss")
+
+
+def test_plot_lr_schedule_draws_lr_sequence_and_leaves_the_scheduler_alone() -> None:
+    from torch.optim import lr_scheduler as S
+
+    from rpslib.plots import plot_lr_schedule
+    from rpslib.schedulers import lr_sequence, momentum_sequence
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    cyclic = S.CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=4)
+    before = (cyclic.state_dict(), optimizer.state_dict()["param_groups"][0]["lr"])
+    fig = plot_lr_schedule(cyclic, 20, momentum=True)
+    assert (cyclic.state_dict(), optimizer.param_groups[0]["lr"]) == before
+    ax, right = fig.axes
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), lr_sequence(cyclic, 20))
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), np.arange(20))
+    np.testing.assert_allclose(right.lines[0].get_ydata(), momentum_sequence(cyclic, 20))
+    assert ax.get_xlabel() == "mini-batch" and ax.get_title() == "CyclicLR"
+
+    other = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    plateau = S.ReduceLROnPlateau(other, factor=0.5, patience=0)
+    fig, axs = plt.subplots(1, 2)
+    assert plot_lr_schedule(plateau, 4, ax=axs[1], metrics=[1.0, 1.0, 1.0, 0.5],
+                            title="plateau") is fig
+    np.testing.assert_allclose(axs[1].lines[0].get_ydata(), [0.1, 0.1, 0.05, 0.025])
+    assert axs[1].get_xlabel() == "epoch" and len(fig.axes) == 2  # no momentum axis

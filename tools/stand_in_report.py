@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from torchvision.transforms import Normalize
 
-from rpslib import CNN2, Architecture, handgen
-from rpslib.data import ImageFolder, get_rps, load_tensors
+from rpslib import handgen
+from rpslib.data import ImageFolder, get_rps
+from rpslib.recipes import accuracy, standardized_loaders, train_cnn2
 
 SEEDS = (13, 42, 7)
 DROPOUTS = (0.0, 0.3)
@@ -54,36 +53,9 @@ class Run:
     correct: torch.Tensor
 
 
-def standardized_loaders(train_dir: Path, test_dir: Path
-                         ) -> tuple[Loader, Loader, Normalize]:
-    """28x28 tensors standardized with the *training* statistics (no leakage), batch 16.
-
-    Returns the training loader (shuffled), the validation loader (in file order) and the
-    normalizer (its ``mean`` and ``std`` per channel are the statistics).
-    """
-    train, test = load_tensors(train_dir), load_tensors(test_dir)
-    normalizer = Architecture.make_normalizer(DataLoader(train, batch_size=16))
-    x, y = train.tensors
-    xv, yv = test.tensors
-    train_loader = DataLoader(TensorDataset(normalizer(x), y), batch_size=16, shuffle=True)
-    val_loader = DataLoader(TensorDataset(normalizer(xv), yv), batch_size=16)
-    return train_loader, val_loader, normalizer
-
-
-def accuracy(arch: Architecture, loader: Loader) -> float:
-    """The fraction of the loader's images the model classifies correctly."""
-    correct, total = Architecture.loader_apply(loader, arch.correct).sum(dim=0).tolist()
-    return float(correct / total)
-
-
 def train_once(train_loader: Loader, val_loader: Loader, p: float, seed: int) -> Run:
     """Train CNN2 (``n_feature=5``, dropout ``p``) with Adam for ``EPOCHS`` epochs."""
-    torch.manual_seed(seed)
-    model = CNN2(n_feature=5, p=p)
-    arch = Architecture(model, nn.CrossEntropyLoss(),
-                        torch.optim.Adam(model.parameters(), lr=3e-4))
-    arch.set_loaders(train_loader, val_loader)
-    arch.train(EPOCHS, seed=seed, progress=False)
+    arch = train_cnn2(train_loader, val_loader, p=p, seed=seed, epochs=EPOCHS)
     dataset = val_loader.dataset
     assert isinstance(dataset, TensorDataset), "the validation loader must hold the tensors"
     xv, yv = dataset.tensors
