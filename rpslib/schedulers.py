@@ -23,7 +23,8 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -39,9 +40,12 @@ from torch.optim.lr_scheduler import (
 from rpslib.callbacks import Callback
 
 if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
     from rpslib.trainer import Architecture
 
-__all__ = ["BATCH_SCHEDULERS", "SchedulerCallback", "attach", "lr_sequence", "scheduler_of"]
+__all__ = ["BATCH_SCHEDULERS", "Finale", "SchedulerCallback", "attach", "cyclic_bounds",
+           "lr_sequence", "momentum_sequence", "scheduler_of", "train_finale"]
 
 Scheduler = LRScheduler | ReduceLROnPlateau
 # schedulers whose natural step is a mini-batch, not an epoch
@@ -153,18 +157,42 @@ def lr_sequence(scheduler: Scheduler, n_steps: int,
 
     Introduced in chapter 8.
     """
+    return _sequence(scheduler, n_steps, metrics, lambda group: float(group["lr"]))
+
+
+def momentum_sequence(scheduler: Scheduler, n_steps: int,
+                      metrics: Sequence[float] | None = None) -> list[float]:
+    """The momentum ``scheduler`` would leave in the optimizer at each of ``n_steps`` steps.
+
+    ``CyclicLR`` and ``OneCycleLR`` cycle the momentum against the learning rate by default
+    (``cycle_momentum=True``): high rate, low momentum.  For an optimizer with ``betas``
+    (Adam) it is ``beta1``.  Like ``lr_sequence``, it works on a copy.
+
+    Introduced in chapter 8.
+    """
+    def momentum(group: dict[str, Any]) -> float:
+        return float(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
+
+    return _sequence(scheduler, n_steps, metrics, momentum)
+
+
+def _sequence(scheduler: Scheduler, n_steps: int, metrics: Sequence[float] | None,
+              read: Callable[[dict[str, Any]], float]) -> list[float]:
+    if metrics is not None and len(metrics) < n_steps:
+        raise ValueError(f"metrics has {len(metrics)} values for {n_steps} steps: give one "
+                         f"per step")
     twin = copy.deepcopy(scheduler)  # copies its optimizer too
-    rates = []
+    values = []
     with warnings.catch_warnings():  # the copied optimizer's step lost PyTorch's step counter
         warnings.filterwarnings("ignore", message=r"Seems like `optimizer.step\(\)`")
         for step in range(n_steps):
-            rates.append(float(twin.optimizer.param_groups[0]["lr"]))
+            values.append(read(twin.optimizer.param_groups[0]))
             _step_quietly(twin.optimizer)
             if isinstance(twin, ReduceLROnPlateau):
                 twin.step(metrics[step] if metrics is not None else 1.0)
             else:
                 twin.step()
-    return rates
+    return values
 
 
 def _step_quietly(optimizer: torch.optim.Optimizer) -> None:
@@ -174,3 +202,86 @@ def _step_quietly(optimizer: torch.optim.Optimizer) -> None:
     for p in params:
         p.grad = None
     optimizer.step()
+
+
+# --- the finale of chapter 8 ----------------------------------------------------------------
+
+
+def cyclic_bounds(tracking: dict[str, list[float]], below_min: float = 4.0,
+                  ratio: float = 10.0) -> tuple[float, float]:
+    """``(base_lr, max_lr)`` for ``CyclicLR``, read off an LR range test's curve.
+
+    ``max_lr`` is the learning rate where the smoothed loss was lowest, divided by
+    ``below_min``: the loss still falls there, safely before the edge where it blows up;
+    ``base_lr`` is ``max_lr / ratio``, a rate at which training still makes progress (Smith
+    suggests a ratio of 3 to 4 for short cycles; a wider band gives the cycle a calm bottom).
+
+    Args:
+        tracking: ``{"lr": [...], "loss": [...]}`` as ``lr_range_test`` returns it.
+
+    Introduced in chapter 8.
+    """
+    losses = [math.inf if not math.isfinite(v) else v for v in tracking["loss"]]
+    if not losses or len(losses) != len(tracking["lr"]):
+        raise ValueError("need a range test's tracking: lr and loss of equal, non-zero length")
+    if below_min < 1 or ratio < 1:
+        raise ValueError(f"below_min and ratio must be at least 1, got {below_min}, {ratio}")
+    lowest = min(range(len(losses)), key=losses.__getitem__)
+    max_lr = float(tracking["lr"][lowest]) / below_min
+    return max_lr / ratio, max_lr
+
+
+@dataclass
+class Finale:
+    """``train_finale``'s answer: the trained model, the range test and the bounds it chose.
+
+    Introduced in chapter 8.
+    """
+
+    arch: Architecture
+    tracking: dict[str, list[float]]
+    base_lr: float
+    max_lr: float
+
+
+def train_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
+                 seed: int = 13, epochs: int = 10, p: float = 0.5, momentum: float = 0.9,
+                 start_lr: float = 1e-4, end_lr: float = 1.0, num_iter: int = 100,
+                 below_min: float = 4.0, ratio: float = 10.0) -> Finale:
+    """The course's finale: CNN2 with dropout, SGD with Nesterov momentum, a cyclical rate.
+
+    1. CNN2 (five filters, dropout ``p``) built after ``torch.manual_seed(seed)``, with
+       ``SGD(lr=start_lr, momentum=momentum, nesterov=True)``, runs an LR range test from
+       ``start_lr`` to ``end_lr`` over ``num_iter`` mini-batches (which leaves it untouched);
+    2. ``cyclic_bounds`` reads ``base_lr`` and ``max_lr`` off the curve;
+    3. the same model is trained with ``rpslib.recipes.train_cnn2`` (same seed, so the same
+       initial weights) for ``epochs`` epochs with ``CyclicLR(base_lr, max_lr,
+       step_size_up=len(train_loader))``, stepped per mini-batch: one epoch up, one down, so an
+       even number of epochs ends at ``base_lr``.  ``CyclicLR`` also cycles the momentum,
+       between 0.8 and 0.9, against the rate (PyTorch's default).
+
+    Introduced in chapter 8.
+    """
+    from torch import nn
+
+    from rpslib.models import CNN2
+    from rpslib.recipes import train_cnn2
+    from rpslib.trainer import Architecture
+
+    def make_optimizer(params: Any) -> torch.optim.Optimizer:
+        return torch.optim.SGD(params, lr=start_lr, momentum=momentum, nesterov=True)
+
+    torch.manual_seed(seed)
+    model = CNN2(n_feature=5, p=p)
+    probe = Architecture(model, nn.CrossEntropyLoss(), make_optimizer(model.parameters()))
+    probe.set_loaders(train_loader, val_loader)
+    tracking, _ = probe.lr_range_test(train_loader, end_lr=end_lr, num_iter=num_iter, plot=False)
+    base_lr, max_lr = cyclic_bounds(tracking, below_min=below_min, ratio=ratio)
+
+    def make_scheduler(optimizer: torch.optim.Optimizer) -> CyclicLR:
+        return CyclicLR(optimizer, base_lr=base_lr, max_lr=max_lr,
+                        step_size_up=len(train_loader), mode="triangular")
+
+    arch = train_cnn2(train_loader, val_loader, p=p, seed=seed, epochs=epochs,
+                      make_optimizer=make_optimizer, make_scheduler=make_scheduler)
+    return Finale(arch, tracking, base_lr, max_lr)

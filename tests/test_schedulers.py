@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from rpslib.checkpoints import CheckpointError
 from rpslib.models import CNN2
-from rpslib.schedulers import lr_sequence
+from rpslib.recipes import standardized_loaders, train_cnn2
+from rpslib.schedulers import cyclic_bounds, lr_sequence, momentum_sequence, train_finale
 from rpslib.trainer import Architecture
 from tests.test_trainer import learnable_data
 
@@ -207,3 +209,48 @@ def test_lr_range_test_restores_an_attached_scheduler() -> None:
     assert arch.optimizer.state_dict()["param_groups"] == groups
     arch.train(1, progress=False)  # and it goes on as before
     assert len(arch.learning_rates) == 2 * N_BATCHES
+
+
+def test_momentum_sequence_is_what_cyclic_lr_leaves_in_the_optimizer() -> None:
+    param = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.05, momentum=0.9)
+    scheduler = S.CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    before = copy.deepcopy(scheduler.state_dict())
+    momenta = momentum_sequence(scheduler, 12)
+    assert scheduler.state_dict() == before
+    expected = []
+    for _ in range(12):
+        expected.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    assert momenta == pytest.approx(expected)
+    assert momenta[0] == pytest.approx(0.9) and momenta[3] == pytest.approx(0.8)  # against the rate
+
+
+def test_cyclic_bounds_come_from_the_lowest_point_of_the_curve() -> None:
+    tracking = {"lr": [1e-4, 1e-3, 1e-2, 1e-1, 1.0], "loss": [1.0, 0.8, 0.3, 0.5, math.nan]}
+    assert cyclic_bounds(tracking) == pytest.approx((1e-2 / 4 / 10, 1e-2 / 4))
+    assert cyclic_bounds(tracking, below_min=1, ratio=3) == pytest.approx((1e-2 / 3, 1e-2))
+    with pytest.raises(ValueError, match="equal"):
+        cyclic_bounds({"lr": [0.1], "loss": []})
+
+
+def test_train_finale_is_the_shared_recipe_with_a_cyclical_rate(
+        tiny_rps: tuple[Path, Path]) -> None:
+    train_loader, val_loader, _ = standardized_loaders(*tiny_rps)
+    finale = train_finale(train_loader, val_loader, seed=3, epochs=4, num_iter=20)
+    arch = finale.arch
+    assert (finale.base_lr, finale.max_lr) == pytest.approx(cyclic_bounds(finale.tracking))
+    assert len(finale.tracking["lr"]) >= 3 and finale.base_lr < finale.max_lr
+    optimizer = arch.optimizer
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["nesterov"]
+    assert arch.model.p == 0.5  # type: ignore[union-attr]
+    assert len(arch.learning_rates) == 4 * len(train_loader)  # once per mini-batch
+    assert arch.learning_rates[0] == pytest.approx(finale.base_lr)
+    # the range test left nothing behind: the same as training with those bounds directly
+    twin = train_cnn2(
+        train_loader, val_loader, p=0.5, seed=3, epochs=4,
+        make_optimizer=lambda p: torch.optim.SGD(p, lr=1e-4, momentum=0.9, nesterov=True),
+        make_scheduler=lambda o: S.CyclicLR(o, finale.base_lr, finale.max_lr,
+                                            step_size_up=len(train_loader)))
+    assert arch.losses == twin.losses and arch.learning_rates == twin.learning_rates
