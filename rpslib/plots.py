@@ -796,6 +796,50 @@ def plot_per_step(values: Mapping[str, Sequence[float] | Tensor | np.ndarray], y
     return fig
 
 
+# --- chapter 7: momentum and Nesterov momentum ---------------------------------------------
+
+
+def plot_sgd_directions(gradients: Tensor | np.ndarray | Sequence[float],
+                        momentum: float = 0.9, dampening: float = 0.0,
+                        ax: Axes | None = None, name: str = "gradient") -> Figure:
+    """What SGD makes of one parameter's gradients: plain, with momentum, with Nesterov.
+
+    At each step (mini-batch): the raw gradient (grey dots), plain SGD's direction; the
+    velocity, ``momentum_buffer`` (blue), momentum's direction; and Nesterov's look-ahead
+    ``gradient + momentum * velocity`` (dashed green).  Each step moves the parameter by
+    ``-lr`` times the direction.  The numbers come from ``rpslib.optim.sgd_directions``.
+
+    Args:
+        gradients: one parameter's gradient at each step, shape (T,).
+        momentum, dampening: as for ``rpslib.optim.SGD``; the title shows them.
+        ax: where to draw; ``None`` makes a new 8x3.5 figure.
+        name: what the gradients are, for the legend (e.g. ``"weight's gradient"``).
+
+    Introduced in chapter 7.
+    """
+    from rpslib.optim import sgd_directions
+
+    g = _series(gradients, "gradients")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
+    else:
+        fig = _figure_of(ax)
+    directions = sgd_directions(torch.from_numpy(g), momentum, dampening)
+    steps = np.arange(1, len(g) + 1)
+    ax.plot(steps, g, ".:", color="0.55", linewidth=0.8, label=f"{name} (plain SGD)")
+    ax.plot(steps, directions.momentum.numpy(), color="tab:blue", linewidth=2,
+            label="velocity (momentum)")
+    ax.plot(steps, directions.nesterov.numpy(), "--", color="tab:green", linewidth=1.5,
+            label="look-ahead (Nesterov)")
+    ax.axhline(0, color="k", linewidth=0.5)
+    ax.set_title(f"momentum = {momentum:g}" + (f", dampening = {dampening:g}" if dampening
+                                               else ""))
+    ax.set_xlabel("step (mini-batch)")
+    ax.set_ylabel("direction: the step is -lr times this")
+    ax.legend(fontsize=8)
+    return fig
+
+
 # --- chapter 8: learning-rate schedulers ----------------------------------------------------
 
 

@@ -399,6 +399,31 @@ def test_plot_per_step_one_line_per_name_epochs_marked_smoothing_optional() -> N
         plot_per_step({}, "loss")
 
 
+def test_plot_sgd_directions_draws_the_gradient_the_velocity_and_the_look_ahead() -> None:
+    from rpslib.optim import sgd_directions
+    from rpslib.plots import plot_sgd_directions
+
+    grads = torch.tensor([1.0, -0.5, 2.0, 0.0, 1.5])
+    fig = plot_sgd_directions(grads, momentum=0.8, name="weight's gradient")
+    ax = fig.axes[0]
+    gradient, velocity, look_ahead = ax.lines[:3]
+    directions = sgd_directions(grads, 0.8)
+    np.testing.assert_array_equal(gradient.get_xdata(), [1, 2, 3, 4, 5])
+    np.testing.assert_allclose(gradient.get_ydata(), grads.numpy())
+    np.testing.assert_allclose(velocity.get_ydata(), directions.momentum.numpy())
+    np.testing.assert_allclose(look_ahead.get_ydata(), directions.nesterov.numpy())
+    assert velocity.get_ydata()[1] == pytest.approx(0.8 * 1.0 - 0.5)  # b = 0.8 b + g
+    assert look_ahead.get_ydata()[1] == pytest.approx(-0.5 + 0.8 * 0.3)  # g + 0.8 b
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "weight's gradient (plain SGD)", "velocity (momentum)", "look-ahead (Nesterov)"]
+    assert ax.get_title() == "momentum = 0.8"
+    _, axs = plt.subplots(1, 2)
+    assert plot_sgd_directions(grads, 0.9, dampening=0.5, ax=axs[1]) is axs[1].figure
+    assert axs[1].get_title() == "momentum = 0.9, dampening = 0.5" and not axs[0].lines
+    with pytest.raises(ValueError, match="expected a non-empty"):
+        plot_sgd_directions(torch.zeros(5, 2))
+
+
 def test_plot_lr_schedule_draws_lr_sequence_and_leaves_the_scheduler_alone() -> None:
     from torch.optim import lr_scheduler as S
 
