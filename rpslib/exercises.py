@@ -27,9 +27,11 @@ __all__ = [
     "check_dropout_sum_std",
     "check_grad_norms",
     "check_loss_surface",
+    "check_momentum_step",
     "check_most_confused",
     "check_my_dropout",
     "check_my_ewma",
+    "check_nesterov_step",
     "check_range_test_lrs",
     "check_record_forward",
     "check_smooth",
@@ -737,6 +739,76 @@ def check_loss_surface(loss_surface: Callable[[Tensor, Tensor, Tensor, Tensor], 
                                                               rtol=1e-5, atol=1e-7)
 
     return _check("loss_surface", loss_surface, cases, same)
+
+
+# --- chapter 7 ------------------------------------------------------------------------------
+
+
+def _sgd_cases(nesterov: bool) -> list[tuple[tuple[Any, ...], tuple[Tensor, Tensor]]]:
+    """(param, grad, buffer[, lr, momentum, dampening]) before step t, torch's SGD after it.
+
+    ``buffer`` is None before the first step, as PyTorch has no ``momentum_buffer`` then.
+    """
+    cases = []
+    # (t, lr, momentum, dampening): the first step with dampening catches a damped start
+    settings = ([(1, 0.1, 0.9, 0.0), (2, 0.1, 0.9, 0.0), (5, 0.05, 0.5, 0.0),
+                 (8, 0.2, 0.8, 0.0)] if nesterov else
+                [(1, 0.1, 0.9, 0.0), (1, 0.1, 0.9, 0.5), (3, 0.05, 0.9, 0.5),
+                 (6, 0.1, 0.8, 0.0), (2, 0.5, 0.5, 0.3)])
+    for seed, (t, lr, momentum, dampening) in enumerate(settings):
+        g = torch.Generator().manual_seed(700 + seed)
+        param = torch.nn.Parameter(torch.randn(2, 3, generator=g, dtype=torch.float64))
+        optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum, dampening=dampening,
+                                    nesterov=nesterov)
+        grads = [torch.randn(2, 3, generator=g, dtype=torch.float64) for _ in range(t)]
+        for grad in grads[:-1]:  # the steps before step t
+            param.grad = grad.clone()
+            optimizer.step()
+        buffer = optimizer.state[param]["momentum_buffer"].clone() if t > 1 else None
+        before = param.detach().clone()
+        param.grad = grads[-1].clone()
+        optimizer.step()
+        expected = (param.detach().clone(), optimizer.state[param]["momentum_buffer"].clone())
+        settings_args = (lr, momentum) if nesterov else (lr, momentum, dampening)
+        cases.append(((before, grads[-1].clone(), buffer, *settings_args), expected))
+    return cases
+
+
+def _same_pair(got: Any, expected: tuple[Tensor, Tensor]) -> bool:
+    if not isinstance(got, tuple | list) or len(got) != 2:
+        return False
+    for mine, theirs in zip(got, expected, strict=True):
+        mine = torch.as_tensor(mine).detach().double()
+        if mine.shape != theirs.shape or not torch.allclose(mine, theirs, rtol=1e-6,
+                                                            atol=1e-12):
+            return False
+    return True
+
+
+def check_momentum_step(momentum_step: Callable[..., Any]) -> bool:
+    """Check ``momentum_step(param, grad, buffer, lr, momentum, dampening) -> (param, buffer)``.
+
+    One step of SGD with momentum, as ``torch.optim.SGD`` takes it: ``buffer`` is the
+    velocity (``momentum_buffer``) after the previous step, or ``None`` before the first
+    step, when the velocity starts as the gradient itself (undamped); later it becomes
+    ``momentum * buffer + (1 - dampening) * grad``.  The answer is the new parameter,
+    ``param - lr * buffer``, and the new buffer, both shaped like ``param``.  Compared with
+    ``torch.optim.SGD`` at steps 1, 2, 3 and 6, with and without dampening.
+    Introduced in chapter 7.
+    """
+    return _check("momentum_step", momentum_step, _sgd_cases(nesterov=False), _same_pair)
+
+
+def check_nesterov_step(nesterov_step: Callable[..., Any]) -> bool:
+    """Check ``nesterov_step(param, grad, buffer, lr, momentum) -> (param, buffer)``.
+
+    One step of SGD with Nesterov momentum, as ``torch.optim.SGD(nesterov=True)`` takes it:
+    the buffer is updated as in ``momentum_step`` (no dampening), then the parameter moves by
+    ``-lr * (grad + momentum * buffer)`` with the *new* buffer: the look-ahead.  ``buffer`` is
+    ``None`` before the first step.  Compared with ``torch.optim.SGD`` at steps 1, 2, 5 and 8.
+    Introduced in chapter 7.
+    """
+    return _check("nesterov_step", nesterov_step, _sgd_cases(nesterov=True), _same_pair)
 
 
 # --- chapter 8 ------------------------------------------------------------------------------

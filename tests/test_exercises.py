@@ -464,6 +464,79 @@ def triangular_lr_sawtooth(i: int, base: float, top: float, size: int) -> float:
 def triangular_lr_starts_at_the_top(i: int, base: float, top: float, size: int) -> float:
     return _triangle(i + size, base, top, size)
 
+
+def _momentum_step(param: torch.Tensor, grad: torch.Tensor, buffer: torch.Tensor | None,
+                   lr: float, momentum: float, dampening: float = 0.0, nesterov: bool = False,
+                   damp_first: bool = False, lr_inside: bool = False,
+                   old_velocity: bool = False, no_dampening: bool = False,
+                   climb: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """SGD's step with one of the likely mistakes switched on."""
+    scale = (1 - dampening) if not no_dampening else 1.0
+    rate = lr if lr_inside else 1.0
+    if buffer is None:
+        new = rate * (scale * grad if damp_first else grad.clone())
+        old = torch.zeros_like(grad)
+    else:
+        new, old = momentum * buffer + rate * scale * grad, buffer
+    if nesterov:
+        direction = grad + momentum * (old if old_velocity else new)
+    else:
+        direction = new
+    step = direction if lr_inside else lr * direction
+    return (param + step if climb else param - step), new
+
+
+def momentum_step_damps_the_first_step(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    # PyTorch starts the velocity at the gradient itself, undamped
+    return _momentum_step(*args, damp_first=True)
+
+
+def momentum_step_lr_inside_the_buffer(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    # the textbook's velocity: the same steps at a constant rate, not PyTorch's buffer
+    return _momentum_step(*args, lr_inside=True)
+
+
+def momentum_step_without_dampening(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    return _momentum_step(*args, no_dampening=True)
+
+
+def momentum_step_climbs(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    return _momentum_step(*args, climb=True)
+
+
+def momentum_step_plain_sgd(param: torch.Tensor, grad: torch.Tensor, *args: Any) -> tuple[
+        torch.Tensor, torch.Tensor]:
+    lr = args[1]
+    return param - lr * grad, grad
+
+
+def nesterov_step_with_the_old_velocity(param: torch.Tensor, grad: torch.Tensor,
+                                        buffer: torch.Tensor | None, lr: float,
+                                        momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
+    # looks ahead along the velocity of the previous step, not the updated one
+    return _momentum_step(param, grad, buffer, lr, momentum, nesterov=True, old_velocity=True)
+
+
+def nesterov_step_is_plain_momentum(param: torch.Tensor, grad: torch.Tensor,
+                                    buffer: torch.Tensor | None, lr: float,
+                                    momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
+    return _momentum_step(param, grad, buffer, lr, momentum)
+
+
+def nesterov_step_lr_inside_the_buffer(param: torch.Tensor, grad: torch.Tensor,
+                                       buffer: torch.Tensor | None, lr: float,
+                                       momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
+    return _momentum_step(param, grad, buffer, lr, momentum, nesterov=True, lr_inside=True)
+
+
+def nesterov_step_returns_the_look_ahead(param: torch.Tensor, grad: torch.Tensor,
+                                         buffer: torch.Tensor | None, lr: float,
+                                         momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
+    # the right parameter, but the look-ahead direction stored as the velocity
+    new_param, new = _momentum_step(param, grad, buffer, lr, momentum, nesterov=True)
+    return new_param, grad + momentum * new
+
+
 WRONG: dict[str, list[Callable[..., Any]]] = {
     "channel_stats": [wrong_channel_stats],
     "standardize": [standardize_times_std, standardize_as_a_list],
@@ -500,6 +573,11 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
                        record_forward_swallows_the_error],
     "loss_surface": [loss_surface_transposed, loss_surface_summed, loss_surface_root,
                      loss_surface_absolute, loss_surface_one_point],
+    "momentum_step": [momentum_step_damps_the_first_step, momentum_step_lr_inside_the_buffer,
+                      momentum_step_without_dampening, momentum_step_climbs,
+                      momentum_step_plain_sgd],
+    "nesterov_step": [nesterov_step_with_the_old_velocity, nesterov_step_is_plain_momentum,
+                      nesterov_step_lr_inside_the_buffer, nesterov_step_returns_the_look_ahead],
     "step_lr": [step_lr_shifted_by_one, step_lr_epochs_from_one, step_lr_every_epoch,
                 step_lr_smooth],
     "triangular_lr": [triangular_lr_shifted_by_one, triangular_lr_cycle_of_step_size,
