@@ -676,8 +676,8 @@ def plot_adam_betas(gradients: Tensor | np.ndarray | Sequence[float],
         raise ValueError("betas is empty: give at least one (beta1, beta2) pair")
     n = len(betas)
     if axs is None:
-        fig, grid = plt.subplots(2, n, figsize=(3.8 * n, 5.5), squeeze=False,
-                                 layout="constrained")
+        fig, grid = plt.subplots(2, n, figsize=(3.8 * n, 5.5), squeeze=False, sharex=True,
+                                 sharey="row", layout="constrained")  # fewer tick labels
     else:
         grid = np.asarray(axs, dtype=object)
         if grid.shape != (2, n):
@@ -687,6 +687,7 @@ def plot_adam_betas(gradients: Tensor | np.ndarray | Sequence[float],
     for column, pair in enumerate(betas):
         plot_adam_gradients(gradients, pair, eps=eps, axs=grid[:, column], name=name)
         grid[1, column].set_title("adapted gradient", fontsize=10)
+        grid[0, column].set_xlabel("")  # the bottom row's says it
         grid[0, column].title.set_fontsize(10)
         if column:  # one legend per row is enough
             for ax in grid[:, column]:

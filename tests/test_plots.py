@@ -338,6 +338,7 @@ def test_plot_adam_betas_one_column_per_pair_rows_on_one_scale() -> None:
     for row in grid:
         assert len({ax.get_ylim() for ax in row}) == 1
     assert grid[0, 0].get_legend() is not None and grid[0, 1].get_legend() is None
+    assert grid[0, 0].get_xlabel() == "" and grid[1, 0].get_xlabel() == "step"
     with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
         plot_adam_betas(g, pairs, axs=plt.subplots(3, 2, squeeze=False)[1])
     with pytest.raises(ValueError, match="empty"):
