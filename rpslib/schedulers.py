@@ -212,9 +212,9 @@ def cyclic_bounds(tracking: dict[str, list[float]], below_min: float = 4.0,
     """``(base_lr, max_lr)`` for ``CyclicLR``, read off an LR range test's curve.
 
     ``max_lr`` is the learning rate where the smoothed loss was lowest, divided by
-    ``below_min``: the loss still falls there, safely before the edge where it blows up;
-    ``base_lr`` is ``max_lr / ratio``, a rate at which training still makes progress (Smith
-    suggests a ratio of 3 to 4 for short cycles; a wider band gives the cycle a calm bottom).
+    ``below_min``: the lowest point sits right at the edge where the loss blows up, so the
+    top of the cycle stays safely below it; ``base_lr`` is ``max_lr / ratio`` (Smith suggests
+    a ratio of 3 to 4; a band a decade wide gives every cycle a calm bottom).
 
     Args:
         tracking: ``{"lr": [...], "loss": [...]}`` as ``lr_range_test`` returns it.

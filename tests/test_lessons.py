@@ -74,3 +74,27 @@ def test_no_skin_tone_band_falls_behind(runs: list[Run], full_stand_in: tuple[Pa
     for band, acc in accuracy.items():
         assert acc >= best - 0.08, (f"the {band} skin tones: validation accuracy {acc:.4f}, "
                                     f"{best - acc:.4f} below the best band")
+
+
+def test_the_finale_is_at_least_as_good_as_chapter_2(runs: list[Run],
+                                                     full_stand_in: tuple[Path, Path]) -> None:
+    # Chapter 8's finale (CNN2 p=0.5, SGD with Nesterov momentum, CyclicLR per mini-batch
+    # between bounds from an LR range test: rpslib.schedulers.train_finale, the chapter's own
+    # code) against chapter 2's model (p=0, Adam 3e-4, the same epochs) over the same seeds.
+    from rpslib.recipes import accuracy
+    from rpslib.schedulers import train_finale
+
+    train_loader, val_loader, _ = standardized_loaders(*full_stand_in)
+    finale = {}
+    for seed in recipe.SEEDS:
+        result = train_finale(train_loader, val_loader, seed=seed, epochs=recipe.EPOCHS)
+        finale[seed] = accuracy(result.arch, val_loader)
+        print(f"finale seed={seed}: CyclicLR {result.base_lr:.2e} to {result.max_lr:.2e}, "
+              f"validation {finale[seed]:.4f}")
+    chapter_2 = {run.seed: run.val_acc for run in runs if run.p == 0.0}
+    finale_mean = sum(finale.values()) / len(finale)
+    chapter_2_mean = sum(chapter_2.values()) / len(chapter_2)
+    print(f"mean validation accuracy: finale {finale_mean:.4f}, chapter 2 {chapter_2_mean:.4f}")
+    assert finale_mean >= chapter_2_mean, (f"the finale's mean validation accuracy "
+                                           f"{finale_mean:.4f} is below chapter 2's "
+                                           f"{chapter_2_mean:.4f}")
