@@ -1,0 +1,85 @@
+"""The dropout slider, driven from code, and the chapter's rule for widgets on the website."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+
+from rpslib.regularization import dropout_sums
+from rpslib.widgets import draw_dropout_sums
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTER = ROOT / "book" / "03_dropout.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def no_figures_left_open() -> Iterator[None]:
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before, "the slider must not pile up pyplot figures"
+
+
+def mean_line(fig: plt.Figure) -> float:
+    return float(fig.axes[0].lines[0].get_xdata()[0])
+
+
+def test_draw_dropout_sums_is_the_plain_plot_for_one_p() -> None:
+    fig = draw_dropout_sums(0.3, n_samples=200, seed=1)
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("p = 0.3:")
+    assert mean_line(fig) == pytest.approx(dropout_sums(0.3, 200, seed=1).mean().item())
+    assert ax.get_xlim() == (0.0, 35.0)  # fixed, so that moving p shows the spread change
+    assert float(ax.lines[1].get_xdata()[0]) == pytest.approx(6.6)  # the eval-mode sum
+
+
+def test_the_slider_redraws_for_a_new_p() -> None:
+    pytest.importorskip("ipywidgets")
+    from rpslib.widgets import dropout_widget
+
+    control = dropout_widget(p=0.5, n_samples=200, seed=2)
+    slider = control.children[0]
+    assert (slider.min, slider.max, slider.value) == (0.0, 0.9, 0.5)
+    first = control.result
+    assert first.axes[0].get_title().startswith("p = 0.5:")
+    for p in (0.3, 0.9, 0.1):
+        slider.value = p  # what dragging the slider does: the callback runs at once
+        fig = control.result
+        assert fig is not first
+        assert fig.axes[0].get_title().startswith(f"p = {p:g}:")
+        assert mean_line(fig) == pytest.approx(dropout_sums(p, 200, seed=2).mean().item())
+        np.testing.assert_array_equal(fig.axes[0].get_xlim(), first.axes[0].get_xlim())
+        first = fig
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch: a few seconds
+def test_importing_rpslib_widgets_does_not_import_ipywidgets() -> None:
+    code = ("import sys, rpslib, rpslib.widgets, rpslib.plots, rpslib.regularization\n"
+            "raise SystemExit('ipywidgets' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, "importing rpslib.widgets imported ipywidgets"
+
+
+def test_the_chapter_hides_the_slider_on_the_website_and_shows_a_figure_beside_it() -> None:
+    cells = nbformat.read(CHAPTER, as_version=4).cells
+    code = [c for c in cells if c.cell_type == "code"]
+    widget_cells = [i for i, c in enumerate(code) if "dropout_widget(" in c.source]
+    assert len(widget_cells) == 1
+    i = widget_cells[0]
+    tags = set(code[i].metadata.get("tags", []))
+    # remove-output: no dead control on the page; skip-execution: the website's build never
+    # makes the widget, so no widget state is embedded (tools/check_site.py fails on it)
+    assert {"remove-output", "skip-execution"} <= tags
+    # right before it (only prose between), the static figure of the same story
+    figure = code[i - 1]
+    assert "plot_dropout_distributions(" in figure.source
+    assert not {"remove-output", "remove-cell", "skip-execution"} & set(
+        figure.metadata.get("tags", []))
+    assert figure.metadata["mystnb"]["image"]["alt"]
