@@ -341,6 +341,10 @@ def test_plot_adam_betas_one_column_per_pair_rows_on_one_scale() -> None:
     assert grid[0, 0].get_xlabel() == "" and grid[1, 0].get_xlabel() == "step"
     with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
         plot_adam_betas(g, pairs, axs=plt.subplots(3, 2, squeeze=False)[1])
+    _, own = plt.subplots(2, 3, squeeze=False)  # axes of one's own, not shared: one y range too
+    assert plot_adam_betas(g, pairs, axs=own) is own[0, 0].figure
+    for row in own:
+        assert len({ax.get_ylim() for ax in row}) == 1
     with pytest.raises(ValueError, match="empty"):
         plot_adam_betas(g, [])
 
