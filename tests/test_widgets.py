@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pytest
+import torch
 
 from rpslib.regularization import dropout_sums
 from rpslib.widgets import draw_dropout_sums
@@ -80,6 +81,66 @@ def test_the_chapter_hides_the_slider_on_the_website_and_shows_a_figure_beside_i
     # right before it (only prose between), the static figure of the same story
     figure = code[i - 1]
     assert "plot_dropout_distributions(" in figure.source
+    assert not {"remove-output", "remove-cell", "skip-execution"} & set(
+        figure.metadata.get("tags", []))
+    assert figure.metadata["mystnb"]["image"]["alt"]
+
+
+# --- chapter 8: the scheduler control -------------------------------------------------------
+
+CHAPTER_8 = ROOT / "book" / "08_schedulers.ipynb"
+
+
+def test_draw_lr_schedule_is_the_plain_plot_of_the_chosen_scheduler() -> None:
+    from torch.optim import lr_scheduler as S
+
+    from rpslib.schedulers import lr_sequence
+    from rpslib.widgets import SCHEDULER_CHOICES, draw_lr_schedule, make_scheduler
+
+    fig = draw_lr_schedule("StepLR", size=7, gamma=0.5, n_steps=30)
+    rates = fig.axes[0].lines[0].get_ydata()
+    assert rates[0] == pytest.approx(0.1) and rates[7] == pytest.approx(0.05)
+    assert fig.axes[0].get_title() == "StepLR: size 7, gamma 0.5"
+    for name in SCHEDULER_CHOICES:  # every choice builds, and draws its own sequence
+        param = torch.nn.Parameter(torch.zeros(1))
+        scheduler = make_scheduler(name, torch.optim.SGD([param], lr=0.1, momentum=0.9),
+                                   size=5, gamma=0.95, n_steps=40)
+        drawn = draw_lr_schedule(name, size=5, gamma=0.95, n_steps=40).axes[0].lines[0]
+        np.testing.assert_allclose(drawn.get_ydata(), lr_sequence(scheduler, 40))
+    assert isinstance(scheduler, S.CosineAnnealingWarmRestarts)
+    with pytest.raises(ValueError, match="unknown scheduler"):
+        make_scheduler("CosineLR", torch.optim.SGD([param], lr=0.1))
+
+
+def test_the_scheduler_control_redraws_for_each_choice() -> None:
+    pytest.importorskip("ipywidgets")
+    from rpslib.widgets import scheduler_widget
+
+    control = scheduler_widget(n_steps=40)
+    name, size, gamma = control.children[:3]
+    first = control.result
+    assert first.axes[0].get_title().startswith("CyclicLR triangular:")
+    name.value = "StepLR"  # what picking from the list does: the callback runs at once
+    size.value = 4
+    gamma.value = 0.5
+    fig = control.result
+    assert fig is not first and fig.axes[0].get_title() == "StepLR: size 4, gamma 0.5"
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata()[[0, 3, 4, 8]],
+                               [0.1, 0.1, 0.05, 0.025])
+    name.value = "OneCycleLR"
+    assert control.result.axes[0].get_title().startswith("OneCycleLR:")
+
+
+def test_chapter_8_hides_the_control_on_the_website_beside_a_static_figure() -> None:
+    if not CHAPTER_8.exists():
+        pytest.skip("chapter 8 is not written yet")
+    code = [c for c in nbformat.read(CHAPTER_8, as_version=4).cells if c.cell_type == "code"]
+    widget_cells = [i for i, c in enumerate(code) if "scheduler_widget(" in c.source]
+    assert len(widget_cells) == 1
+    i = widget_cells[0]
+    assert {"remove-output", "skip-execution"} <= set(code[i].metadata.get("tags", []))
+    figure = code[i - 1]  # right before it: the small multiples, no kernel needed
+    assert "plot_lr_schedule(" in figure.source
     assert not {"remove-output", "remove-cell", "skip-execution"} & set(
         figure.metadata.get("tags", []))
     assert figure.metadata["mystnb"]["image"]["alt"]
