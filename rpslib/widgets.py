@@ -11,15 +11,20 @@ Introduced in chapter 3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from torch import Tensor
 
-from rpslib.plots import plot_dropout_sums
+from rpslib.optim import adapted_gradients
+from rpslib.plots import plot_adam_gradients, plot_dropout_sums
 from rpslib.regularization import dropout_sums, spaced_points
 
-__all__ = ["SCHEDULER_CHOICES", "draw_dropout_sums", "draw_lr_schedule", "dropout_widget",
+__all__ = ["BETA1_CHOICES", "BETA2_CHOICES", "adam_widget", "draw_adam_gradients",
+           "SCHEDULER_CHOICES", "draw_dropout_sums", "draw_lr_schedule", "dropout_widget",
            "make_scheduler", "scheduler_widget"]
 
 
@@ -155,3 +160,76 @@ def scheduler_widget(name: str = "CyclicLR triangular", size: int = 10, gamma: f
                                   continuous_update=False),
         gamma=ipywidgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.01,
                                      description="gamma", continuous_update=False))
+
+
+# --- chapter 5: Adam's betas --------------------------------------------------------------
+
+BETA1_CHOICES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)  # the beta1 slider's stops
+BETA2_CHOICES = (0.5, 0.9, 0.99, 0.999, 0.9999)  # the beta2 slider's stops
+
+
+def draw_adam_gradients(gradients: Tensor | Sequence[float], beta1: float, beta2: float,
+                        eps: float = 1e-8, name: str = "gradient",
+                        adapted_ylim: tuple[float, float] | None = None) -> Figure:
+    """The beta sliders' figure for one (beta1, beta2): ``plot_adam_gradients``, no pyplot.
+
+    Args:
+        gradients: one parameter's gradient at each step, shape (T,).
+        beta1, beta2, eps: Adam's settings to apply to them.
+        name, adapted_ylim: as in ``rpslib.plots.plot_adam_gradients``.
+
+    Introduced in chapter 5.
+    """
+    fig = Figure(figsize=(11, 3.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    return plot_adam_gradients(gradients, (beta1, beta2), eps=eps, axs=fig.subplots(1, 2),
+                               name=name, adapted_ylim=adapted_ylim)
+
+
+def adam_widget(gradients: Tensor | Sequence[float], beta1: float = 0.9, beta2: float = 0.999,
+                eps: float = 1e-8, name: str = "gradient") -> Any:
+    """Sliders for beta1 and beta2 that redraw what Adam makes of the same gradients.
+
+    Each move applies Adam's averages with the chosen betas to ``gradients`` (recorded once:
+    they do not change with the betas) and shows the result with ``draw_adam_gradients``:
+    beta1 changes the smoothing, beta2 the scale.  The adapted gradient's axis is fixed to
+    the largest value any pair of stops gives, so that moving a slider shows the change.
+    End a notebook cell with it to show it.
+
+    Args:
+        gradients: one parameter's gradient at each step, shape (T,).
+        beta1: the first slider's value, one of ``BETA1_CHOICES``.
+        beta2: the second slider's value, one of ``BETA2_CHOICES``.
+        eps, name: as in ``draw_adam_gradients``.
+
+    Returns:
+        An ``ipywidgets.interactive``: ``.children[0]`` and ``.children[1]`` are the beta1 and
+        beta2 sliders (set their ``value`` to move them from code) and ``.result`` the figure
+        drawn for the current pair.
+
+    Introduced in chapter 5.
+    """
+    for value, choices, which in ((beta1, BETA1_CHOICES, "beta1"),
+                                  (beta2, BETA2_CHOICES, "beta2")):
+        if value not in choices:
+            raise ValueError(f"{which} = {value} is not a stop of its slider: pick one of "
+                             f"{choices}")
+    import ipywidgets  # only here: rpslib does not depend on ipywidgets
+    from IPython.display import display
+
+    g = torch.as_tensor(gradients).detach().cpu().double()
+    limit = 1.05 * max(1.0, max(adapted_gradients(g, (b1, b2), eps).adapted.abs().max().item()
+                                for b1 in BETA1_CHOICES for b2 in BETA2_CHOICES))
+
+    def show(beta1: float, beta2: float) -> Figure:
+        fig = draw_adam_gradients(g, beta1, beta2, eps=eps, name=name,
+                                  adapted_ylim=(-limit, limit))
+        display(fig)
+        return fig
+
+    sliders = {which: ipywidgets.SelectionSlider(
+        options=[(f"{b:g}", b) for b in choices], value=value, description=which,
+        continuous_update=False)
+        for which, choices, value in (("beta1", BETA1_CHOICES, beta1),
+                                      ("beta2", BETA2_CHOICES, beta2))}
+    return ipywidgets.interactive(show, **sliders)

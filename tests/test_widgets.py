@@ -144,3 +144,68 @@ def test_chapter_8_hides_the_control_on_the_website_beside_a_static_figure() -> 
     assert not {"remove-output", "remove-cell", "skip-execution"} & set(
         figure.metadata.get("tags", []))
     assert figure.metadata["mystnb"]["image"]["alt"]
+
+
+# --- chapter 5: Adam's betas --------------------------------------------------------------
+
+ADAM_CHAPTER = ROOT / "book" / "05_adam.ipynb"
+
+
+def some_gradients() -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return -torch.linspace(2, 0, 30) + 0.3 * torch.randn(30, generator=g)
+
+
+def test_draw_adam_gradients_is_the_plain_plot_for_one_pair_of_betas() -> None:
+    from rpslib.optim import adapted_gradients
+    from rpslib.widgets import draw_adam_gradients
+
+    g = some_gradients()
+    fig = draw_adam_gradients(g, 0.5, 0.99, name="weight's gradient", adapted_ylim=(-2, 2))
+    left, right = fig.axes
+    assert left.get_title() == "beta1 = 0.5, beta2 = 0.99"
+    expected = adapted_gradients(g, (0.5, 0.99))
+    np.testing.assert_allclose(left.lines[1].get_ydata(), expected.smoothed.numpy())
+    np.testing.assert_allclose(right.lines[0].get_ydata(), expected.adapted.numpy())
+    assert right.get_ylim() == (-2, 2)
+
+
+def test_the_beta_sliders_redraw_for_new_betas() -> None:
+    pytest.importorskip("ipywidgets")
+    from rpslib.optim import adapted_gradients
+    from rpslib.widgets import adam_widget
+
+    g = some_gradients()
+    control = adam_widget(g)
+    beta1, beta2 = control.children[:2]
+    assert (beta1.value, beta2.value) == (0.9, 0.999)
+    first = control.result
+    assert first.axes[0].get_title() == "beta1 = 0.9, beta2 = 0.999"
+    for which, value in ((beta1, 0.0), (beta2, 0.5), (beta1, 0.99), (beta2, 0.9999)):
+        which.value = value  # what moving the slider does: the callback runs at once
+        fig = control.result
+        assert fig is not first
+        pair = (beta1.value, beta2.value)
+        assert fig.axes[0].get_title() == f"beta1 = {pair[0]:g}, beta2 = {pair[1]:g}"
+        np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(),
+                                   adapted_gradients(g, pair).adapted.numpy())
+        assert fig.axes[1].get_ylim() == first.axes[1].get_ylim()  # fixed: changes show
+        first = fig
+    limit = first.axes[1].get_ylim()[1]
+    assert limit >= adapted_gradients(g, (0.0, 0.5)).adapted.abs().max().item()
+    with pytest.raises(ValueError, match="not a stop"):
+        adam_widget(g, beta1=0.7)
+
+
+def test_chapter_5_hides_the_sliders_on_the_website_and_shows_small_multiples() -> None:
+    code = [c for c in nbformat.read(ADAM_CHAPTER, as_version=4).cells if c.cell_type == "code"]
+    widget_cells = [i for i, c in enumerate(code) if "adam_widget(" in c.source]
+    assert len(widget_cells) == 1
+    i = widget_cells[0]
+    # as chapter 3: no dead control on the page, no widget state embedded in it
+    assert {"remove-output", "skip-execution"} <= set(code[i].metadata.get("tags", []))
+    figure = code[i - 1]  # right before it (only prose between): the same story, static
+    assert "plot_adam_betas(" in figure.source
+    assert not {"remove-output", "remove-cell", "skip-execution"} & set(
+        figure.metadata.get("tags", []))
+    assert figure.metadata["mystnb"]["image"]["alt"]
