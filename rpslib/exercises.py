@@ -545,8 +545,9 @@ def _adam_cases() -> list[tuple[tuple[Any, ...], tuple[Tensor, Tensor, Tensor]]]
     return cases
 
 
-def _same_step(got: Any, expected: tuple[Tensor, Tensor, Tensor]) -> bool:
-    if not isinstance(got, tuple | list) or len(got) != 3:
+def _same_tensors(got: Any, expected: tuple[Tensor, ...]) -> bool:
+    """``got`` is a tuple of tensors close to ``expected``'s, one by one."""
+    if not isinstance(got, tuple | list) or len(got) != len(expected):
         return False
     for mine, theirs in zip(got, expected, strict=True):
         mine = torch.as_tensor(mine).detach().double()
@@ -566,7 +567,7 @@ def check_adam_step(adam_step: Callable[..., Any]) -> bool:
     at steps 1, 2, 5 and 10, one case with gradients so small that ``eps`` matters.
     Introduced in chapter 5.
     """
-    return _check("adam_step", adam_step, _adam_cases(), _same_step)
+    return _check("adam_step", adam_step, _adam_cases(), _same_tensors)
 
 
 # --- chapter 6 ------------------------------------------------------------------------------
@@ -774,17 +775,6 @@ def _sgd_cases(nesterov: bool) -> list[tuple[tuple[Any, ...], tuple[Tensor, Tens
     return cases
 
 
-def _same_pair(got: Any, expected: tuple[Tensor, Tensor]) -> bool:
-    if not isinstance(got, tuple | list) or len(got) != 2:
-        return False
-    for mine, theirs in zip(got, expected, strict=True):
-        mine = torch.as_tensor(mine).detach().double()
-        if mine.shape != theirs.shape or not torch.allclose(mine, theirs, rtol=1e-6,
-                                                            atol=1e-12):
-            return False
-    return True
-
-
 def check_momentum_step(momentum_step: Callable[..., Any]) -> bool:
     """Check ``momentum_step(param, grad, buffer, lr, momentum, dampening) -> (param, buffer)``.
 
@@ -796,7 +786,7 @@ def check_momentum_step(momentum_step: Callable[..., Any]) -> bool:
     ``torch.optim.SGD`` at steps 1, 2, 3 and 6, with and without dampening.
     Introduced in chapter 7.
     """
-    return _check("momentum_step", momentum_step, _sgd_cases(nesterov=False), _same_pair)
+    return _check("momentum_step", momentum_step, _sgd_cases(nesterov=False), _same_tensors)
 
 
 def check_nesterov_step(nesterov_step: Callable[..., Any]) -> bool:
@@ -808,7 +798,7 @@ def check_nesterov_step(nesterov_step: Callable[..., Any]) -> bool:
     ``None`` before the first step.  Compared with ``torch.optim.SGD`` at steps 1, 2, 5 and 8.
     Introduced in chapter 7.
     """
-    return _check("nesterov_step", nesterov_step, _sgd_cases(nesterov=True), _same_pair)
+    return _check("nesterov_step", nesterov_step, _sgd_cases(nesterov=True), _same_tensors)
 
 
 # --- chapter 8 ------------------------------------------------------------------------------

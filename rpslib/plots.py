@@ -31,6 +31,14 @@ def _figure_of(ax: Axes) -> Figure:
     return fig
 
 
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax`` and its figure, or a new figure of ``figsize`` with one axes."""
+    if ax is None:
+        fig, new = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, new
+    return _figure_of(ax), ax
+
+
 def plot_losses(losses: Sequence[float], val_losses: Sequence[float] = (),
                 ax: Axes | None = None) -> Figure:
     """Training (and validation) loss per epoch, on a log scale.
@@ -43,10 +51,7 @@ def plot_losses(losses: Sequence[float], val_losses: Sequence[float] = (),
 
     Introduced in chapter 2.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(10, 4))
     epochs = np.arange(1, len(losses) + 1)
     ax.plot(epochs, losses, label="Training Loss", c="b")
     if len(val_losses):
@@ -261,10 +266,7 @@ def plot_confusion_matrix(matrix: Tensor | np.ndarray, classes: Sequence[str],
     Introduced in chapter 2.
     """
     counts = np.asarray(matrix)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 3.6), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(4, 3.6))
     ax.imshow(counts, cmap="Blues")
     for (i, j), value in np.ndenumerate(counts):
         ax.text(j, i, str(value), ha="center", va="center",
@@ -292,10 +294,7 @@ def plot_lr_range(tracking: dict[str, list[float]],
 
     Introduced in chapter 4.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(6, 4))
     lrs, losses = np.asarray(tracking["lr"]), np.asarray(tracking["loss"])
     ax.plot(lrs, losses, label=label, **line_style)
     markers = {"steepest": ("o", "tab:red"), "valley": ("s", "tab:green"),
@@ -364,10 +363,7 @@ def plot_dropout_sums(sums: Tensor | np.ndarray, p: float, ax: Axes | None = Non
     Introduced in chapter 3.
     """
     values = _as_sums(sums)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(6, 3.5))
     if xlim is None:
         xlim = (0.0, float(values.max()) * 1.05 + 0.5)
     ax.hist(values, bins=_sum_bin_edges(values, xlim, n_bins), histtype="stepfilled",
@@ -509,10 +505,7 @@ def plot_lr_grid(step_losses: Mapping[float, Sequence[float]], alpha: float = 0.
     """
     if not step_losses:
         raise ValueError("no runs to draw: step_losses is empty")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(8, 4.5))
     cmap = plt.get_cmap("viridis")
     rates = sorted(step_losses)
     for rank, lr in enumerate(rates):
@@ -555,10 +548,7 @@ def plot_moving_averages(values: Tensor | np.ndarray | Sequence[float],
     Introduced in chapter 5.
     """
     v = _series(values, "values")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(8, 3.5))
     steps = np.arange(1, len(v) + 1)
     ax.plot(steps, v, "o", color="0.6", markersize=4, label="values")
     for label, average in averages.items():
@@ -587,10 +577,7 @@ def plot_average_weights(weights: Mapping[str, Tensor | np.ndarray | Sequence[fl
     """
     if not weights:
         raise ValueError("weights is empty: give at least one average's weights")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(6, 3.5))
     for label, w in weights.items():
         array = _series(w, label)
         ax.plot(np.arange(len(array)), array, drawstyle="steps-mid", linewidth=2, label=label)
@@ -730,10 +717,7 @@ def plot_loss_surface(biases: Tensor | np.ndarray, weights: Tensor | np.ndarray,
         raise ValueError(f"surface has shape {z.shape}, expected (len(biases), len(weights)) = "
                          f"({b.size}, {w.size}): surface[i, j] is the loss at biases[i], "
                          f"weights[j]")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(6, 5))
     low, high = float(z.min()), float(z.max())
     levels = (np.geomspace(low, high, n_levels + 1)[1:] if low > 0
               else np.linspace(low, high, n_levels + 2)[1:-1])
@@ -773,10 +757,7 @@ def plot_per_step(values: Mapping[str, Sequence[float] | Tensor | np.ndarray], y
     """
     if not values:
         raise ValueError("nothing to draw: values is empty")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(8, 4))
     n_steps = 0
     for name, series in values.items():
         y = np.asarray(series, dtype=np.float64)
@@ -821,10 +802,7 @@ def plot_sgd_directions(gradients: Tensor | np.ndarray | Sequence[float],
     from rpslib.optim import sgd_directions
 
     g = _series(gradients, "gradients")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(8, 3.5))
     directions = sgd_directions(torch.from_numpy(g), momentum, dampening)
     steps = np.arange(1, len(g) + 1)
     ax.plot(steps, g, ".:", color="0.55", linewidth=0.8, label=f"{name} (plain SGD)")
@@ -867,10 +845,7 @@ def plot_lr_schedule(scheduler: Any, n_steps: int, ax: Axes | None = None,
     """
     from rpslib.schedulers import is_per_batch, lr_sequence, momentum_sequence
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
-    else:
-        fig = _figure_of(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(5, 3))
     rates = lr_sequence(scheduler, n_steps, metrics)  # from a copy: scheduler stays as it is
     steps = np.arange(n_steps)
     ax.plot(steps, rates, color="tab:blue", linewidth=1.5, label="learning rate")
