@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -122,13 +122,9 @@ class Architecture:
         schedulers.detach_stale(self)
 
     def set_lr_scheduler(self, scheduler: schedulers.Scheduler | None) -> None:
-        """Step ``scheduler`` while training: per epoch, or per mini-batch for cyclic ones.
-
-        ``None`` detaches it.  The rates used are recorded in ``learning_rates``; see
-        ``rpslib.schedulers`` for when each kind steps and what raises an error.
-
-        Introduced in chapter 8.
-        """
+        """Step ``scheduler`` while training: per epoch, or per mini-batch for cyclic ones
+        (``None`` detaches it); ``learning_rates`` records the rates used.  See
+        ``rpslib.schedulers`` for the rules and errors.  Introduced in chapter 8."""
         schedulers.attach(self, scheduler)
 
     def set_seed(self, seed: int = 42) -> None:
@@ -339,6 +335,10 @@ class Architecture:
             for module, training in modes:
                 module.training = training
 
+    def _one_cpu_thread(self) -> AbstractContextManager[None]:
+        """One CPU thread, as in ``train``: a busy second core cannot slow evaluation 20x."""
+        return torch_threads(1 if torch.device(self.device).type == "cpu" else None)
+
     def predict(self, x: Tensor | np.ndarray) -> np.ndarray:
         """The model's outputs for a batch ``x`` (N, ...), as a numpy array, e.g. (N, 3) logits.
 
@@ -346,7 +346,7 @@ class Architecture:
 
         Introduced in chapter 2.
         """
-        with self._evaluating():
+        with self._evaluating(), self._one_cpu_thread():
             yhat = self.model(torch.as_tensor(x, dtype=torch.float32).to(self.device))
         return yhat.cpu().numpy()
 
@@ -371,7 +371,7 @@ class Architecture:
 
         Introduced in chapter 2.
         """
-        with self._evaluating():
+        with self._evaluating(), self._one_cpu_thread():
             yhat = self.model(x.to(self.device))
         y = y.to(self.device)
         n_classes = yhat.shape[1]

@@ -493,3 +493,18 @@ def test_a_failing_validation_keeps_the_losses_in_step() -> None:
         arch.train(3, progress=False)
     assert len(arch.losses) == len(arch.val_losses) == arch.total_epochs == 2
     assert np.isnan(arch.val_losses[1]) and not np.isnan(arch.val_losses[0])
+
+
+def test_predict_and_correct_compute_with_one_cpu_thread() -> None:
+    arch = make_arch()
+    seen: list[int] = []
+    arch.model.register_forward_hook(lambda m, i, o: seen.append(torch.get_num_threads()))
+    x, y = learnable_data(8)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        arch.predict(x)
+        arch.correct(x, y)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
