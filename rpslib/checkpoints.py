@@ -27,7 +27,7 @@ from rpslib import schedulers
 if TYPE_CHECKING:
     from rpslib.trainer import Architecture
 
-__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CheckpointError", "load_checkpoint", "restore", "save_checkpoint", "snapshot"]
 
 REQUIRED = ("epoch", "model_state_dict", "optimizer_state_dict", "losses", "val_losses")
 
@@ -43,6 +43,18 @@ def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Pat
     names, to check them on loading), the losses, and the random-number state.
     """
     path = Path(filename)
+    checkpoint = snapshot(arch)
+    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)  # the previous file is replaced only by a complete one
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def snapshot(arch: Architecture) -> dict[str, Any]:
+    """What ``save_checkpoint`` writes: ``arch``'s training state as tensors and plain values."""
     checkpoint = {
         "epoch": arch.total_epochs,
         "model_class": type(arch.model).__name__,
@@ -58,13 +70,7 @@ def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Pat
     if scheduler is not None:
         checkpoint["scheduler_class"] = type(scheduler).__name__
         checkpoint["scheduler_state_dict"] = _plain_state(scheduler)
-    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)  # the previous file is replaced only by a complete one
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return checkpoint
 
 
 def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> None:
@@ -86,7 +92,15 @@ def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Non
             f"cannot read the checkpoint {path}: {type(err).__name__}: {_first_line(err)}. "
             f"The file is damaged (an interrupted copy?) or was not written by "
             f"save_checkpoint.") from err
-    _check(checkpoint, arch, path)
+    restore(arch, checkpoint, str(path))
+
+
+def restore(arch: Architecture, checkpoint: Any, source: str = "snapshot") -> None:
+    """Put a ``snapshot`` (or a loaded checkpoint) back into ``arch``, or raise and change nothing.
+
+    ``source`` names where it came from in error messages.
+    """
+    _check(checkpoint, arch, source)
 
     # Checked: now load, and put everything back if loading still fails halfway
     model_before = {k: v.clone() for k, v in arch.model.state_dict().items()}
@@ -97,7 +111,7 @@ def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Non
     except Exception as err:
         arch.model.load_state_dict(model_before)
         arch.optimizer.load_state_dict(optimizer_before)
-        raise CheckpointError(f"cannot load the checkpoint {path} into this model and "
+        raise CheckpointError(f"cannot load the checkpoint {source} into this model and "
                               f"optimizer: {_first_line(err)}; nothing was changed.") from err
     scheduler = schedulers.scheduler_of(arch)
     if scheduler is not None and "scheduler_state_dict" in checkpoint:
@@ -110,7 +124,7 @@ def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Non
     arch.model.train()  # always resume in train mode
 
 
-def _check(checkpoint: Any, arch: Architecture, path: Path) -> None:
+def _check(checkpoint: Any, arch: Architecture, path: str) -> None:
     """Raise ``CheckpointError`` naming the first way ``checkpoint`` does not fit ``arch``."""
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in REQUIRED):
         keys = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
