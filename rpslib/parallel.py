@@ -21,6 +21,8 @@ would not pay: on a GPU, on one core, where forking is not safe (macOS, Windows)
 single Architecture, when a callback other than a scheduler is attached (a capture records
 what happens while training: it must see it), and when the environment variable
 ``RPSLIB_PARALLEL=0`` asks for it. ``side_by_side_plan`` says which, and why.
+
+Introduced in chapter 3.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rpslib import checkpoints, schedulers
+from rpslib.progress import progress_enabled
 from rpslib.seeding import set_rng_state
 
 if TYPE_CHECKING:
@@ -68,10 +72,10 @@ def side_by_side_plan(archs: Sequence[Architecture]) -> tuple[int, str]:
             return 1, f"callbacks attached ({', '.join(others)}) record while training"
     if len({id(arch) for arch in archs}) < len(archs):
         return 1, "the same Architecture twice: its trainings follow each other"
-    return min(len(archs), cores), f"{min(len(archs), cores)} CPU cores"
+    return len(archs), f"one process per training, on {cores} CPU cores"
 
 
-def train_side_by_side(archs: Sequence[Architecture], n_epochs: int, seed: int | None = None,
+def train_side_by_side(archs: Iterable[Architecture], n_epochs: int, seed: int | None = None,
                        progress: bool | None = None) -> None:
     """``arch.train(n_epochs, seed=seed)`` for every arch in ``archs``, side by side.
 
@@ -81,7 +85,10 @@ def train_side_by_side(archs: Sequence[Architecture], n_epochs: int, seed: int |
     Args:
         archs: the Architectures to train, each with its loaders set.
         n_epochs, seed: as for ``Architecture.train``.
-        progress: one after another, each training's progress bar; side by side, none.
+        progress: one after another, each training's progress bar; side by side, one line
+            when all are done (``None``: unless ``RPSLIB_PROGRESS=0``).
+
+    Introduced in chapter 3.
     """
     archs = list(archs)
     processes, _ = side_by_side_plan(archs)
@@ -91,10 +98,11 @@ def train_side_by_side(archs: Sequence[Architecture], n_epochs: int, seed: int |
         return
     global _ARCHS
     _ARCHS = archs
+    start = time.perf_counter()
     try:
         # one process per training: each computes with one thread, so a third training on two
         # cores shares them fairly instead of waiting for a free one
-        with multiprocessing.get_context("fork").Pool(len(archs)) as pool:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
             states = pool.starmap(_train_one, [(i, n_epochs, seed) for i in range(len(archs))])
     finally:
         _ARCHS = ()
@@ -106,6 +114,9 @@ def train_side_by_side(archs: Sequence[Architecture], n_epochs: int, seed: int |
         rng = arch.rng_state()
         if rng is not None:
             set_rng_state(rng, arch._loader_generator())
+    if progress_enabled(None if progress is None else not progress):
+        print(f"{len(archs)} trainings of {n_epochs} epochs side by side, in {processes} "
+              f"processes: {time.perf_counter() - start:.1f} s")
 
 
 def _train_one(index: int, n_epochs: int, seed: int | None) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from here so every model of the course is trained the same way:
 
 - 28x28 images standardized with the *training* statistics only (no leakage), batches of 16;
 - CNN2 with five filters, built after ``torch.manual_seed(seed)``; Adam with ``lr=3e-4``
-  unless another optimizer is given; ten epochs; ``train(epochs, seed=seed)``.
+  unless another optimizer is given (``build_cnn2``); ten epochs; ``train(epochs, seed=seed)``
+  (``train_cnn2`` does both).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rpslib.data import load_tensors
 from rpslib.models import CNN2
 from rpslib.trainer import Architecture
 
-__all__ = ["accuracy", "standardized_loaders", "train_cnn2"]
+__all__ = ["accuracy", "build_cnn2", "standardized_loaders", "train_cnn2"]
 
 Loader = DataLoader[tuple[torch.Tensor, ...]]
 MakeOptimizer = Callable[[Iterable[Any]], torch.optim.Optimizer]
@@ -55,11 +56,14 @@ def accuracy(arch: Architecture, loader: Loader) -> float:
     return float(correct / total)
 
 
-def train_cnn2(train_loader: Loader, val_loader: Loader | None, p: float = 0.0,
-               seed: int = 13, epochs: int = 10, make_optimizer: MakeOptimizer | None = None,
-               make_scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
-               progress: bool | None = False) -> Architecture:
-    """CNN2 (five filters, dropout ``p``) trained with the course's recipe; returns it.
+def build_cnn2(train_loader: Loader, val_loader: Loader | None, p: float = 0.0,
+               seed: int = 13, make_optimizer: MakeOptimizer | None = None,
+               make_scheduler: Callable[[torch.optim.Optimizer], Any] | None = None
+               ) -> Architecture:
+    """CNN2 (five filters, dropout ``p``) ready for the course's recipe, not trained yet.
+
+    The model is built after ``torch.manual_seed(seed)`` (so the same seed gives the same
+    initial weights), with its loaders set.
 
     Args:
         make_optimizer: params -> optimizer; default Adam with ``lr=3e-4`` (the slides').
@@ -73,5 +77,19 @@ def train_cnn2(train_loader: Loader, val_loader: Loader | None, p: float = 0.0,
     arch.set_loaders(train_loader, val_loader)
     if make_scheduler is not None:
         arch.set_lr_scheduler(make_scheduler(arch.optimizer))
+    return arch
+
+
+def train_cnn2(train_loader: Loader, val_loader: Loader | None, p: float = 0.0,
+               seed: int = 13, epochs: int = 10, make_optimizer: MakeOptimizer | None = None,
+               make_scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+               progress: bool | None = False) -> Architecture:
+    """``build_cnn2`` trained with ``train(epochs, seed=seed)``; returns it.
+
+    Several independent recipes train faster side by side: build each with ``build_cnn2``,
+    then ``rpslib.parallel.train_side_by_side(archs, epochs, seed=seed)``.
+    """
+    arch = build_cnn2(train_loader, val_loader, p=p, seed=seed, make_optimizer=make_optimizer,
+                      make_scheduler=make_scheduler)
     arch.train(epochs, seed=seed, progress=progress)
     return arch

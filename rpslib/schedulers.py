@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from rpslib.trainer import Architecture
 
 __all__ = ["BATCH_SCHEDULERS", "Finale", "SchedulerCallback", "attach", "cyclic_bounds",
-           "lr_sequence", "momentum_sequence", "scheduler_of", "train_finale"]
+           "lr_sequence", "momentum_sequence", "prepare_finale", "scheduler_of",
+           "train_finale"]
 
 Scheduler = LRScheduler | ReduceLROnPlateau
 # schedulers whose natural step is a mini-batch, not an epoch
@@ -233,7 +234,7 @@ def cyclic_bounds(tracking: dict[str, list[float]], below_min: float = 4.0,
 
 @dataclass
 class Finale:
-    """``train_finale``'s answer: the trained model, the range test and the bounds it chose.
+    """The finale: its model (trained by ``train_finale``), the range test and the bounds.
 
     Introduced in chapter 8.
     """
@@ -244,28 +245,31 @@ class Finale:
     max_lr: float
 
 
-def train_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
-                 seed: int = 13, epochs: int = 10, p: float = 0.5, momentum: float = 0.9,
-                 start_lr: float = 1e-4, end_lr: float = 1.0, num_iter: int = 100,
-                 below_min: float = 4.0, ratio: float = 10.0) -> Finale:
-    """The course's finale: CNN2 with dropout, SGD with Nesterov momentum, a cyclical rate.
+def prepare_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
+                   seed: int = 13, p: float = 0.5, momentum: float = 0.9,
+                   start_lr: float = 1e-4, end_lr: float = 1.0, num_iter: int = 100,
+                   below_min: float = 4.0, ratio: float = 10.0) -> Finale:
+    """The course's finale up to training: CNN2 with dropout, SGD with Nesterov momentum, and
+    a cyclical rate whose bounds an LR range test chose.
 
     1. CNN2 (five filters, dropout ``p``) built after ``torch.manual_seed(seed)``, with
        ``SGD(lr=start_lr, momentum=momentum, nesterov=True)``, runs an LR range test from
        ``start_lr`` to ``end_lr`` over ``num_iter`` mini-batches (which leaves it untouched);
     2. ``cyclic_bounds`` reads ``base_lr`` and ``max_lr`` off the curve;
-    3. the same model is trained with ``rpslib.recipes.train_cnn2`` (same seed, so the same
-       initial weights) for ``epochs`` epochs with ``CyclicLR(base_lr, max_lr,
-       step_size_up=len(train_loader))``, stepped per mini-batch: one epoch up, one down, so an
-       even number of epochs ends at ``base_lr``.  ``CyclicLR`` also cycles the momentum,
-       between 0.8 and 0.9, against the rate (PyTorch's default).
+    3. the same model is built again with ``rpslib.recipes.build_cnn2`` (same seed, so the
+       same initial weights) with ``CyclicLR(base_lr, max_lr, step_size_up=len(train_loader))``
+       attached, stepped per mini-batch: one epoch up, one down, so an even number of epochs
+       ends at ``base_lr``.  ``CyclicLR`` also cycles the momentum, between 0.8 and 0.9,
+       against the rate (PyTorch's default).
+
+    ``Finale.arch`` is ready to ``train(epochs, seed=seed)``; ``train_finale`` does all.
 
     Introduced in chapter 8.
     """
     from torch import nn
 
     from rpslib.models import CNN2
-    from rpslib.recipes import train_cnn2
+    from rpslib.recipes import build_cnn2
     from rpslib.trainer import Architecture
 
     def make_optimizer(params: Any) -> torch.optim.Optimizer:
@@ -282,6 +286,14 @@ def train_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | No
         return CyclicLR(optimizer, base_lr=base_lr, max_lr=max_lr,
                         step_size_up=len(train_loader), mode="triangular")
 
-    arch = train_cnn2(train_loader, val_loader, p=p, seed=seed, epochs=epochs,
-                      make_optimizer=make_optimizer, make_scheduler=make_scheduler)
+    arch = build_cnn2(train_loader, val_loader, p=p, seed=seed, make_optimizer=make_optimizer,
+                      make_scheduler=make_scheduler)
     return Finale(arch, tracking, base_lr, max_lr)
+
+
+def train_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
+                 seed: int = 13, epochs: int = 10, p: float = 0.5, **kwargs: Any) -> Finale:
+    """``prepare_finale`` (same arguments), then ``Finale.arch.train(epochs, seed=seed)``."""
+    finale = prepare_finale(train_loader, val_loader, seed=seed, p=p, **kwargs)
+    finale.arch.train(epochs, seed=seed, progress=False)
+    return finale
