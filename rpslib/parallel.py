@@ -75,7 +75,8 @@ def side_by_side_plan(archs: Sequence[Architecture]) -> tuple[int, str]:
     return len(archs), f"one process per training, on {cores} CPU cores"
 
 
-def train_side_by_side(archs: Iterable[Architecture], n_epochs: int, seed: int | None = None,
+def train_side_by_side(archs: Iterable[Architecture], n_epochs: int,
+                       seed: int | None | Sequence[int | None] = None,
                        progress: bool | None = None) -> None:
     """``arch.train(n_epochs, seed=seed)`` for every arch in ``archs``, side by side.
 
@@ -84,17 +85,21 @@ def train_side_by_side(archs: Iterable[Architecture], n_epochs: int, seed: int |
 
     Args:
         archs: the Architectures to train, each with its loaders set.
-        n_epochs, seed: as for ``Architecture.train``.
+        n_epochs, seed: as for ``Architecture.train``; ``seed`` may also be a sequence, one
+            seed per arch.
         progress: one after another, each training's progress bar; side by side, one line
             when all are done (``None``: unless ``RPSLIB_PROGRESS=0``).
 
     Introduced in chapter 3.
     """
     archs = list(archs)
+    seeds = list(seed) if isinstance(seed, Sequence) else [seed] * len(archs)
+    if len(seeds) != len(archs):
+        raise ValueError(f"{len(seeds)} seeds for {len(archs)} Architectures: give one each")
     processes, _ = side_by_side_plan(archs)
     if processes == 1:
-        for arch in archs:
-            arch.train(n_epochs, seed=seed, progress=progress)
+        for arch, arch_seed in zip(archs, seeds, strict=True):
+            arch.train(n_epochs, seed=arch_seed, progress=progress)
         return
     global _ARCHS
     _ARCHS = archs
@@ -103,7 +108,7 @@ def train_side_by_side(archs: Iterable[Architecture], n_epochs: int, seed: int |
         # one process per training: each computes with one thread, so a third training on two
         # cores shares them fairly instead of waiting for a free one
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            states = pool.starmap(_train_one, [(i, n_epochs, seed) for i in range(len(archs))])
+            states = pool.starmap(_train_one, [(i, n_epochs, seeds[i]) for i in range(len(archs))])
     finally:
         _ARCHS = ()
     for i, (arch, state) in enumerate(zip(archs, states, strict=True)):

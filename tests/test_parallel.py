@@ -151,3 +151,17 @@ def test_in_order_when_asked_is_training_in_order(monkeypatch: pytest.MonkeyPatc
     train_side_by_side(archs, 2, seed=13, progress=False)
     assert CountingLoss.calls > 0
     assert_equal(everything(archs), expected)
+
+
+@two_cores
+def test_one_seed_per_arch_equals_training_each_with_its_own() -> None:
+    in_order = archs_for("two")
+    for arch, seed in zip(in_order, (5, 6), strict=True):
+        arch.train(2, seed=seed, progress=False)
+    expected = everything(in_order)
+    side = archs_for("two")
+    train_side_by_side(side, 2, seed=[5, 6], progress=False)
+    assert CountingLoss.calls == 0
+    assert_equal(everything(side), expected)
+    with pytest.raises(ValueError, match="3 seeds for 2 Architectures"):
+        train_side_by_side(side, 1, seed=[1, 2, 3])

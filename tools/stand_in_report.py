@@ -29,9 +29,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from rpslib import handgen
+from rpslib import Architecture, handgen
 from rpslib.data import ImageFolder, get_rps
-from rpslib.recipes import accuracy, standardized_loaders, train_cnn2
+from rpslib.parallel import train_side_by_side
+from rpslib.recipes import accuracy, build_cnn2, standardized_loaders, train_cnn2
 
 SEEDS = (13, 42, 7)
 DROPOUTS = (0.0, 0.3)
@@ -56,6 +57,13 @@ class Run:
 def train_once(train_loader: Loader, val_loader: Loader, p: float, seed: int) -> Run:
     """Train CNN2 (``n_feature=5``, dropout ``p``) with Adam for ``EPOCHS`` epochs."""
     arch = train_cnn2(train_loader, val_loader, p=p, seed=seed, epochs=EPOCHS)
+    return evaluate(arch, p, seed)
+
+
+def evaluate(arch: Architecture, p: float, seed: int) -> Run:
+    """The ``Run`` of a trained recipe: accuracies, and which validation images it got right."""
+    train_loader, val_loader = arch.train_loader, arch.val_loader
+    assert train_loader is not None and val_loader is not None
     dataset = val_loader.dataset
     assert isinstance(dataset, TensorDataset), "the validation loader must hold the tensors"
     xv, yv = dataset.tensors
@@ -66,8 +74,11 @@ def train_once(train_loader: Loader, val_loader: Loader, p: float, seed: int) ->
 
 def train_runs(train_loader: Loader, val_loader: Loader, seeds: Sequence[int] = SEEDS,
                dropouts: Sequence[float] = DROPOUTS) -> list[Run]:
-    """Every (dropout, seed) pair of the recipe, dropout first."""
-    return [train_once(train_loader, val_loader, p, seed) for p in dropouts for seed in seeds]
+    """Every (dropout, seed) pair of the recipe, dropout first (trained side by side)."""
+    pairs = [(p, seed) for p in dropouts for seed in seeds]
+    archs = [build_cnn2(train_loader, val_loader, p=p, seed=seed) for p, seed in pairs]
+    train_side_by_side(archs, EPOCHS, seed=[seed for _, seed in pairs], progress=False)
+    return [evaluate(arch, p, seed) for arch, (p, seed) in zip(archs, pairs, strict=True)]
 
 
 def image_groups(test_dir: Path) -> list[tuple[int, int]]:
