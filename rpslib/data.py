@@ -116,7 +116,7 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
         # returns at once, writing nothing, when the set is complete
         train, test = download_rps(real, base_url=base_url, timeout=timeout)
         return _using(train, test, "real",
-                      f"the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
+                      f"the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {_shown(real)}")
     why = ""
     if source == "auto" and not is_generated(synthetic):
         try:
@@ -125,11 +125,11 @@ def get_rps(root: Path | str | None = None, source: str = "auto",
             why = f" (could not download the real images: {_first_line(err)})"
         else:
             return _using(train, test, "real",
-                          f"the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {real}")
+                          f"the real Rock-Paper-Scissors images ({ATTRIBUTION}) in {_shown(real)}")
     train, test = generate_rps(synthetic)
     return _using(train, test, "synthetic",
-                  f"the generated stand-in (drawn hands, not the real photos) in {synthetic}"
-                  f"{why}; {how_to_real}")
+                  f"the generated stand-in (drawn hands, not the real photos) in "
+                  f"{_shown(synthetic)}{why}; {how_to_real}")
 
 
 def _using(train: Path, test: Path, source: str, what: str) -> RPSData:
@@ -142,6 +142,15 @@ def _using(train: Path, test: Path, source: str, what: str) -> RPSData:
             f"folders back, or delete {train.parent} and run get_rps() again to start afresh.")
     print(f"Using {what}.")
     return RPSData(train, test, source)
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a reader would type it: ``~/...`` below the home folder (a web page built
+    from a chapter then shows no user name of the machine that ran it)."""
+    try:
+        return f"~/{path.resolve().relative_to(Path.home().resolve()).as_posix()}"
+    except ValueError:  # not below the home folder
+        return str(path)
 
 
 def _first_line(err: BaseException) -> str:

@@ -60,6 +60,7 @@ def test_setup_cell_installs_rpslib_from_the_configured_repository(
     source = f"git+{config['url']}@{config['branch']}"
     setup = [c for c in chapter.cells if "setup" in tags(c)]
     assert len(setup) == 1, "one setup cell, tagged 'setup'"
+    assert "hide-input" in tags(setup[0]), "the setup cell is collapsed on the website"
     first_code = next(c for c in chapter.cells if c.cell_type == "code")
     assert first_code is setup[0], "the setup cell is the first code cell"
     code = setup[0].source

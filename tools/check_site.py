@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +22,12 @@ def colab_url(stem: str) -> str:
     repo = config["url"].removeprefix("https://github.com/").rstrip("/")
     return (f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/"
             f"book/{stem}.ipynb")
+
+
+def machine_paths() -> list[str]:
+    """Folders of this machine that no page may show (the repository, the home folder)."""
+    paths = {str(ROOT), str(Path.home())}
+    return sorted(p for p in paths if len(p) > 1)
 
 
 def main(argv: list[str]) -> int:
@@ -43,6 +50,15 @@ def main(argv: list[str]) -> int:
             problems.append(f"{page.name} has no 'Open in Colab' button for {nb.name}")
         if "widget-view" in text or "jupyter-widgets" in text:
             problems.append(f"{page.name} embeds a widget, which shows as an empty box offline")
+        outputs = BeautifulSoup(text, "html.parser").select("div.cell_output")
+        if any("|---" in output.get_text() for output in outputs):
+            problems.append(f"{page.name} shows a Markdown table as raw text")
+    for page in sorted(html.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        for path in machine_paths():
+            if path in text:
+                problems.append(f"{page.relative_to(html)} shows {path}, a path of the machine "
+                                f"that built it")
     for p in problems:
         print("site check:", p)
     print(f"site check: {len(chapters)} chapter pages, {len(problems)} problems")
