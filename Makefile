@@ -13,7 +13,7 @@ RUN_CHAPTERS := $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools
 # ... then build the website from that run, warnings as errors (tools/build_site.py)
 BUILD_BOOK := $(BIN)/python tools/build_site.py
 
-.PHONY: setup book test test-fast lint bench clean clean-notebooks
+.PHONY: setup browser book test test-fast lint bench clean clean-notebooks
 
 setup: $(STAMP)
 
@@ -22,11 +22,21 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# Debian's chromium for the website tests (tests/test_website.py): installed where we may
+# (root with apt-get, as in CI); elsewhere those tests skip, with the command to install it.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver >/dev/null; \
+	else echo "no chromium: the website tests will skip" \
+	  "(sudo apt-get install chromium chromium-driver)"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check rpslib tests tools
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/python tools/clean_notebooks.py --check
 	$(BIN)/python -m pytest
 	$(BIN)/python -m rpslib.data
@@ -34,9 +44,10 @@ test: lint
 	$(BIN)/python tools/chapter_times.py
 	$(BUILD_BOOK)
 	$(BIN)/python tools/check_site.py _build/html
+	$(BIN)/python -m pytest -m website tests/test_website.py
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not website"
 
 book: $(STAMP)
 	$(BIN)/python -m rpslib.data

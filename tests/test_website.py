@@ -1,0 +1,260 @@
+"""The website as a reader's browser shows it: headless Chromium on the built site, offline.
+
+    python -m pytest -m website tests/test_website.py      # after make book (or make test)
+
+It serves ``_build/html`` on 127.0.0.1 and visits every page of the table of contents in
+Debian's ``chromium`` (driven by Python ``playwright`` with ``executable_path``: never
+``playwright install``), and checks what a reader would see: no JavaScript error (save the
+theme's own known messages, each allowed with its reason), no request to any other host,
+every figure loaded and described, formulas typeset (no raw ``$``), a menu that reaches every
+chapter, each chapter's Colab button, no dead widget or empty output, no broken internal link.
+A screenshot of every page goes to ``_build/screenshots/``.
+
+Without a browser these tests skip, unless ``RPS_REQUIRE_BROWSER=1`` (CI sets it), which
+turns the skip into a failure: CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+import nbformat
+import pytest
+import yaml
+
+from tools.check_site import colab_url
+
+pytestmark = pytest.mark.website
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(os.environ.get("RPS_SITE", ROOT / "_build" / "html"))
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update",
+               "--disable-sync"]
+
+# JavaScript errors of the theme itself, harmless to a reader; each with why it is allowed.
+KNOWN_CONSOLE = {
+    r"(SyntaxError: )?Identifier 'THEBE_JS_URL' has already been declared":
+        "sphinx-book-theme declares it in two scripts; the launch buttons still work",
+    r"Got invalid theme mode: \. Resetting to auto\.":
+        "pydata-sphinx-theme on a first visit, with no light/dark choice stored yet",
+    r"Failed to load resource: the server responded with a status of 404.*":
+        "checked separately: only the allowed missing files of KNOWN_MISSING may 404",
+}
+# Files the theme asks for that the build does not make (a 404 on the local server).
+KNOWN_MISSING = {
+    "favicon.ico": "Chromium asks every site for one; the book has no favicon",
+}
+
+
+def chapters() -> list[str]:
+    """The pages of _toc.yml (``book/<name>``), the root first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [toc["root"]] + [entry["file"] for part in toc.get("parts", [])
+                            for entry in part["chapters"]]
+
+
+def browser_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The built site served on 127.0.0.1; yields its base address."""
+    if not (SITE / "index.html").exists():
+        message = f"the website is not built ({SITE}): run make book first"
+        if os.environ.get("RPS_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@dataclass
+class Visit:
+    """What the browser saw on one page."""
+
+    page: str
+    url: str
+    console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+FACTS_JS = """() => {
+  const main = document.querySelector('main') || document.body;
+  const imgs = [...main.querySelectorAll('img')].map(i => ({
+      src: i.getAttribute('src'), complete: i.complete, width: i.naturalWidth,
+      alt: i.getAttribute('alt') || ''}));
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .MathJax').forEach(
+      e => e.remove());
+  const outputs = [...main.querySelectorAll('div.cell_output')].map(o => ({
+      text: o.innerText.trim().length, media: o.querySelectorAll('img, svg, table').length}));
+  return {
+    imgs,
+    text: clone.innerText,
+    math: main.querySelectorAll('mjx-container').length,
+    links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+    nav: [...document.querySelectorAll('nav a[href], .bd-sidebar a[href]')].map(
+        a => a.href),
+    outputs,
+    widgets: document.querySelectorAll('.jupyter-widgets, .widget-area').length,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def visits(server: str) -> dict[str, Visit]:
+    """Every page of the book, visited once in headless Chromium."""
+    executable = browser_path()
+    if executable is None:
+        message = ("no chromium: install Debian's chromium and chromium-driver "
+                   "(see README.md) to test the website in a browser")
+        if os.environ.get("RPS_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    host = urlsplit(server).netloc
+    seen: dict[str, Visit] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS,
+                                    headless=True, timeout=60_000)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            for page_name in chapters():
+                url = urljoin(server, f"{page_name}.html")
+                visit = Visit(page_name, url)
+                page = context.new_page()
+                page.on("console", lambda m, v=visit: v.console.append(m.text)
+                        if m.type == "error" else None)
+                page.on("pageerror", lambda e, v=visit: v.page_errors.append(str(e)))
+                page.on("request", lambda r, v=visit: v.requests.append(r.url))
+                page.on("response", lambda r, v=visit: v.missing.append(r.url)
+                        if r.status >= 400 else None)
+                page.goto(url, wait_until="load", timeout=60_000)
+                # MathJax typesets after loading: wait until it says it is done
+                page.wait_for_function(
+                    "() => !window.MathJax || !MathJax.startup || "
+                    "MathJax.startup.promise.then(() => true)", timeout=30_000)
+                page.wait_for_timeout(500)  # late requests (fonts, scripts) are caught too
+                visit.facts = page.evaluate(FACTS_JS)
+                page.screenshot(path=str(SCREENSHOTS / f"{Path(page_name).name}.png"),
+                                full_page=False)
+                page.close()
+                visit.requests = [r for r in visit.requests
+                                  if urlsplit(r).netloc != host and not r.startswith("data:")]
+                seen[page_name] = visit
+        finally:
+            browser.close()
+    return seen
+
+
+def test_no_javascript_error(visits: dict[str, Visit]) -> None:
+    for visit in visits.values():
+        unknown = [m for m in visit.page_errors + visit.console
+                   if not any(re.fullmatch(known, m) for known in KNOWN_CONSOLE)]
+        assert unknown == [], f"{visit.page}: JavaScript errors {unknown}"
+
+
+def test_no_request_leaves_the_site(visits: dict[str, Visit]) -> None:
+    for visit in visits.values():
+        assert visit.requests == [], f"{visit.page} asked other hosts for {visit.requests}"
+
+
+def test_nothing_the_pages_ask_for_is_missing(visits: dict[str, Visit]) -> None:
+    for visit in visits.values():
+        missing = [u for u in visit.missing if Path(urlsplit(u).path).name not in KNOWN_MISSING]
+        assert missing == [], f"{visit.page}: not found {missing}"
+
+
+def test_every_figure_loads_and_has_alt_text(visits: dict[str, Visit]) -> None:
+    for visit in visits.values():
+        for img in visit.facts["imgs"]:
+            assert img["complete"] and img["width"] > 0, f"{visit.page}: {img['src']} not loaded"
+            alt = img["alt"].strip()
+            assert alt and not alt.endswith((".png", ".svg", ".jpg")), (
+                f"{visit.page}: {img['src']} has no alt text (alt={alt!r})")
+
+
+def test_formulas_render_as_math(visits: dict[str, Visit]) -> None:
+    for name, visit in visits.items():
+        source = ROOT / f"{name}.ipynb"
+        has_math = source.exists() and any(
+            "$" in c.source for c in nbformat.read(source, as_version=4).cells
+            if c.cell_type == "markdown")
+        raw = re.findall(r"\$[^$\n]{1,80}\$", visit.facts["text"])
+        assert raw == [], f"{name} shows raw TeX: {raw[:3]}"
+        if has_math:
+            assert visit.facts["math"] > 0, f"{name} has formulas, but none was typeset"
+
+
+def test_the_menu_reaches_every_chapter(visits: dict[str, Visit]) -> None:
+    root = visits[chapters()[0]]
+    reached = {urlsplit(href).path.removesuffix(".html").lstrip("/")
+               for href in root.facts["nav"]}
+    for page_name in chapters()[1:]:
+        assert page_name in reached, f"the menu does not link to {page_name}"
+
+
+def test_each_chapter_has_its_colab_button(visits: dict[str, Visit]) -> None:
+    for name, visit in visits.items():
+        if (ROOT / f"{name}.ipynb").exists():
+            assert colab_url(Path(name).name) in visit.facts["links"], (
+                f"{name}: no Colab button for {Path(name).name}.ipynb in the configured "
+                f"repository")
+
+
+def test_no_dead_widget_or_empty_output(visits: dict[str, Visit]) -> None:
+    for name, visit in visits.items():
+        assert visit.facts["widgets"] == 0, f"{name} shows a widget that needs a kernel"
+        empty = [o for o in visit.facts["outputs"] if o["text"] == 0 and o["media"] == 0]
+        assert empty == [], f"{name} has {len(empty)} empty output boxes"
+
+
+def test_every_internal_link_resolves(visits: dict[str, Visit]) -> None:
+    from bs4 import BeautifulSoup
+
+    ids: dict[Path, set[str]] = {}
+    for name, visit in visits.items():
+        for href in visit.facts["links"]:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            page = SITE / f"{name}.html"
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            assert target.exists(), f"{name}: the link {href} leads nowhere"
+            if parts.fragment and target.suffix == ".html":
+                if target not in ids:
+                    soup = BeautifulSoup(target.read_text(encoding="utf-8"), "html.parser")
+                    ids[target] = {str(t["id"]) for t in soup.select("[id]")}
+                assert parts.fragment in ids[target], f"{name}: no #{parts.fragment} for {href}"
