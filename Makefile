@@ -13,7 +13,7 @@ RUN_CHAPTERS := $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools
 # ... then build the website from that run, warnings as errors (tools/build_site.py)
 BUILD_BOOK := $(BIN)/python tools/build_site.py
 
-.PHONY: setup browser book test test-fast lint bench clean clean-notebooks
+.PHONY: setup browser book test test-fast test-oldest lint bench clean clean-notebooks
 
 setup: $(STAMP)
 
@@ -45,6 +45,23 @@ test: lint browser
 	$(BUILD_BOOK)
 	$(BIN)/python tools/check_site.py _build/html
 	$(BIN)/python -m pytest -m website tests/test_website.py
+
+# rpslib on the oldest versions pyproject.toml declares (requirements-oldest.txt), in a second
+# environment: rpslib installed there without changing them, then the unit tests and every
+# chapter. Colab and students' laptops run whatever versions they have.
+OLD       := .venv-oldest
+OLD_STAMP := $(OLD)/.installed
+
+$(OLD_STAMP): requirements-oldest.txt pyproject.toml
+	test -x $(OLD)/bin/python || $(PYTHON) -m venv $(OLD)
+	$(OLD)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-oldest.txt
+	$(OLD)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(OLD)/bin/python tools/check_versions.py requirements-oldest.txt
+	touch $(OLD_STAMP)
+
+test-oldest: $(OLD_STAMP)
+	$(OLD)/bin/python -m pytest -p no:cacheprovider
+	$(OLD)/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env book/
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not website"

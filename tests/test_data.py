@@ -436,7 +436,7 @@ def test_a_very_large_image_is_named(limit: int, tiny_copy: Path,
 def test_a_16_bit_png_is_scaled_not_clipped(tiny_copy: Path) -> None:
     mid_grey = np.full((300, 300), 128 * 257, dtype=np.uint16)  # 50 % grey in 16 bits
     victim = replace_image(tiny_copy, Image.fromarray(mid_grey))
-    assert Image.open(victim).mode == "I;16"
+    assert Image.open(victim).mode in ("I;16", "I")  # Pillow 10.0 reads it as 32-bit "I"
     loaded = load_tensors(tiny_copy, cache=False)
     index = [p for p, _ in ImageFolder(tiny_copy).samples].index(str(victim))
     assert torch.equal(loaded[index][0], torch.full((3, 28, 28), 128 / 255))

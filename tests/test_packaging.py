@@ -23,3 +23,28 @@ def test_installing_rpslib_keeps_torch_and_numpy(tmp_path: Path) -> None:
                 for item in json.loads(report.read_text())["install"]}
     assert "rpslib" in installs
     assert not installs & {"torch", "numpy", "torchvision", "pillow"}, installs
+
+
+def test_the_oldest_environment_pins_exactly_the_declared_lower_bounds() -> None:
+    # make test-oldest proves rpslib on requirements-oldest.txt: it must be what we promise
+    import tomllib
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["book"]
+    bounds = {}
+    for requirement in declared:
+        name, _, version = requirement.partition(">=")
+        assert version, f"{requirement}: rpslib declares lower bounds only"
+        bounds[name.strip().lower()] = version.strip()
+    pins = {}
+    for line in (ROOT / "requirements-oldest.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    for name, version in bounds.items():
+        assert name in pins, f"requirements-oldest.txt lacks {name}"
+        assert Version(pins[name]) == Version(version), (
+            f"{name}: pyproject.toml promises >={version}, requirements-oldest.txt tests "
+            f"{pins[name]}")

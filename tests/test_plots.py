@@ -56,7 +56,7 @@ def test_plot_filters_into_given_axes() -> None:
     assert all(len(ax.images) == 1 for ax in axs.flat)
     np.testing.assert_array_equal(axs[1, 2].images[0].get_array(), weights[1, 2].numpy())
     assert axs[0, 1].get_title() == "Channel #1"
-    assert fig.get_suptitle() == "conv1"
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "conv1"  # matplotlib 3.7
 
 
 def test_plot_filters_rejects_axes_of_the_wrong_shape() -> None:

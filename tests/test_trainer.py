@@ -122,7 +122,7 @@ def test_train_without_validation_loader() -> None:
 
 def test_train_needs_loaders() -> None:
     model = CNN2(n_feature=2)
-    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters()))
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1))
     with pytest.raises(ValueError, match="set_loaders"):
         arch.train(1)
 
@@ -211,7 +211,7 @@ def test_correct_binary(sigmoid: bool) -> None:
     torch.manual_seed(0)
     layers: list[nn.Module] = [nn.Linear(4, 1)] + ([nn.Sigmoid()] if sigmoid else [])
     model = nn.Sequential(*layers)
-    arch = Architecture(model, nn.BCEWithLogitsLoss(), torch.optim.SGD(model.parameters()))
+    arch = Architecture(model, nn.BCEWithLogitsLoss(), torch.optim.SGD(model.parameters(), lr=0.1))
     arch.to("cpu")
     x, y = torch.randn(50, 4), torch.randint(0, 2, (50, 1)).float()
     with torch.no_grad():
@@ -336,7 +336,7 @@ def test_checkpoint_round_trip_resumes_identically(tmp_path: Path) -> None:
 
 def test_visualize_filters_and_plot_losses() -> None:
     model = CNN2(n_feature=2)  # few filters: few axes to draw
-    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters()))
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1))
     arch.losses, arch.val_losses = [1.0, 0.5], [1.1, 0.6]
     assert len(arch.visualize_filters("conv1").axes) == 2 * 3
     assert len(arch.visualize_filters("conv2", cmap="viridis").axes) == 2 * 2

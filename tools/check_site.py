@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +49,8 @@ def main(argv: list[str]) -> int:
             problems.append(f"{page.name} has no 'Open in Colab' button for {nb.name}")
         if "widget-view" in text or "jupyter-widgets" in text:
             problems.append(f"{page.name} embeds a widget, which shows as an empty box offline")
+        from bs4 import BeautifulSoup  # the theme's dependency: in the book's environment
+
         outputs = BeautifulSoup(text, "html.parser").select("div.cell_output")
         if any("|---" in output.get_text() for output in outputs):
             problems.append(f"{page.name} shows a Markdown table as raw text")
