@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,24 @@ def test_the_website_gets_final_progress_lines_and_no_live_widget() -> None:
     shown = build_site.for_the_website(nb)
     assert shown.cells[0].outputs[0]["text"] == "Epochs: 100%|##########\ndone\n"
     assert shown.cells[1].outputs == [] and "widgets" not in shown.metadata
+
+
+def test_the_instructors_guide_lists_every_chapter_its_time_and_every_exercise() -> None:
+    from tools.chapter_times import chapter_times as measured
+
+    text = (ROOT / "book" / "instructors.md").read_text()
+    assert build_site.GUIDE_MARK in text
+    table = build_site.guide_table()
+    rows = table.splitlines()[2:]
+    times = measured()
+    assert len(rows) == len(times) == 8
+    for row, chapter in zip(rows, times, strict=True):
+        stem = Path(chapter.chapter).stem
+        assert f"]({stem}.ipynb)" in row and f"book/{stem}.ipynb)" in row  # page and Colab
+        seconds = "not measured" if chapter.seconds is None else f"{chapter.seconds:.0f} s"
+        assert f"| {seconds} |" in row, "the run time comes from the measurement"
+        nb = nbformat.read(ROOT / chapter.chapter, as_version=4)
+        for cell in nb.cells:
+            if "exercise-check" in cell.metadata.get("tags", []):
+                name = re.search(r"\bcheck_(\w+)\(", cell.source).group(1)  # type: ignore[union-attr]
+                assert f"`{name}(" in row, f"{stem}: the exercise {name} is missing"

@@ -34,11 +34,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.chapter_times import TIMINGS, chapter_times  # noqa: E402
+from tools.check_site import colab_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXECUTED = ROOT / "_build" / "executed"
 STAGE = ROOT / "_build" / "stage"
 STATUS_MARK = "<!-- the status table: filled in by tools/build_site.py -->"
+GUIDE_MARK = "<!-- the chapters' run times and exercises: filled in by tools/build_site.py -->"
 
 
 class StaleChapterError(RuntimeError):
@@ -107,6 +109,39 @@ def status_table(record: dict[str, Any]) -> str:
     ])
 
 
+def guide_table() -> str:
+    """The instructor's guide's table: each chapter's run time, exercises and Colab link.
+
+    The exercises are read from the chapter (its ``exercise-check`` cells), and what each
+    check verifies from the first line of its docstring in ``rpslib.exercises``.
+    """
+    import inspect
+
+    import rpslib.exercises
+
+    lines = ["| chapter | run time | exercises: what the check verifies | Colab |",
+             "|---|---|---|---|"]
+    for row in chapter_times():
+        nb = nbformat.read(ROOT / row.chapter, as_version=4)
+        title = next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+                      for line in cell.source.splitlines() if line.startswith("# ")),
+                     row.chapter)
+        exercises = []
+        for cell in nb.cells:
+            if "exercise-check" in cell.metadata.get("tags", []):
+                found = re.search(r"\bcheck_(\w+)\(", cell.source)
+                if found:
+                    check = getattr(rpslib.exercises, f"check_{found.group(1)}")
+                    summary = (inspect.getdoc(check) or "").split("\n\n")[0]
+                    summary = " ".join(summary.split()).replace("``", "`")
+                    exercises.append(summary.removeprefix("Check "))
+        stem = Path(row.chapter).stem
+        seconds = "not measured" if row.seconds is None else f"{row.seconds:.0f} s"
+        lines.append(f"| [{title}]({stem}.ipynb) | {seconds} | {'<br>'.join(exercises)} "
+                     f"| [open]({colab_url(stem)}) |")
+    return "\n".join(lines)
+
+
 def _dataset(executed: Path) -> str:
     """The line the chapter's setup cell printed about its dataset ("Using ...")."""
     if not executed.exists():
@@ -143,6 +178,12 @@ def stage() -> Path:
         if STATUS_MARK not in text:
             raise ValueError(f"book/status.md lacks the line {STATUS_MARK!r}")
         status.write_text(text.replace(STATUS_MARK, status_table(record)), "utf-8")
+    guide = STAGE / "book" / "instructors.md"
+    if guide.exists():
+        text = guide.read_text(encoding="utf-8")
+        if GUIDE_MARK not in text:
+            raise ValueError(f"book/instructors.md lacks the line {GUIDE_MARK!r}")
+        guide.write_text(text.replace(GUIDE_MARK, guide_table()), "utf-8")
     return STAGE
 
 
