@@ -115,7 +115,8 @@ FACTS_JS = """() => {
   clone.querySelectorAll('pre, code, script, style, mjx-container, .MathJax').forEach(
       e => e.remove());
   const outputs = [...main.querySelectorAll('div.cell_output')].map(o => ({
-      text: o.innerText.trim().length, media: o.querySelectorAll('img, svg, table').length}));
+      text: o.innerText.trim().length, media: o.querySelectorAll('img, svg, table').length,
+      bars: (o.innerText.match(/Epochs:/g) || []).length}));
   return {
     imgs,
     text: clone.innerText,
@@ -237,6 +238,13 @@ def test_no_dead_widget_or_empty_output(visits: dict[str, Visit]) -> None:
         assert visit.facts["widgets"] == 0, f"{name} shows a widget that needs a kernel"
         empty = [o for o in visit.facts["outputs"] if o["text"] == 0 and o["media"] == 0]
         assert empty == [], f"{name} has {len(empty)} empty output boxes"
+
+
+def test_a_progress_bar_shows_as_one_final_line(visits: dict[str, Visit]) -> None:
+    # In Jupyter and Colab the bar redraws in place; on a page every redraw would be a line
+    for name, visit in visits.items():
+        redrawn = [o["bars"] for o in visit.facts["outputs"] if o["bars"] > 1]
+        assert redrawn == [], f"{name}: a progress bar printed {redrawn} times in one output"
 
 
 def test_every_internal_link_resolves(visits: dict[str, Visit]) -> None:
