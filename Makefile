@@ -13,7 +13,7 @@ RUN_CHAPTERS := $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools
 # ... then build the website from that run, warnings as errors (tools/build_site.py)
 BUILD_BOOK := $(BIN)/python tools/build_site.py
 
-.PHONY: setup browser book test test-fast test-oldest lint bench clean clean-notebooks
+.PHONY: setup browser book test test-fast test-oldest lint bench clean clean-notebooks student-notebooks
 
 setup: $(STAMP)
 
@@ -80,6 +80,10 @@ bench: $(STAMP)
 
 clean-notebooks: $(STAMP)
 	$(BIN)/python tools/clean_notebooks.py
+
+# the chapters without their solutions, for students (tools/student_notebooks.py)
+student-notebooks: $(STAMP)
+	$(BIN)/python tools/student_notebooks.py _build/student
 
 clean:
 	rm -rf _build .pytest_cache .mypy_cache .ruff_cache
