@@ -13,7 +13,8 @@ RUN_CHAPTERS := $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p tools
 # ... then build the website from that run, warnings as errors (tools/build_site.py)
 BUILD_BOOK := $(BIN)/python tools/build_site.py
 
-.PHONY: setup browser book test test-fast test-oldest lint bench clean clean-notebooks student-notebooks
+.PHONY: setup browser book test test-fast test-oldest lint bench clean clean-notebooks \
+        student-notebooks linkcheck
 
 setup: $(STAMP)
 
@@ -74,6 +75,12 @@ book: $(STAMP)
 	$(RUN_CHAPTERS)
 	$(BUILD_BOOK)
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)"
+
+# Sphinx's link checker over the pages make book staged: it follows every external link, so
+# it needs the internet and is not part of make test
+linkcheck: $(STAMP)
+	test -d _build/stage || $(MAKE) book
+	$(BIN)/jupyter-book build _build/stage --path-output . --builder linkcheck
 
 bench: $(STAMP)
 	$(BIN)/python -m rpslib.bench
