@@ -4,7 +4,8 @@ Modules, one concern each:
 
 * ``rpslib.data``: get the images (:func:`~rpslib.data.get_rps`), load them safely and fast;
 * ``rpslib.download``: the real dataset, verified; ``rpslib.handgen``: the offline stand-in;
-* ``rpslib.models``: :class:`CNN2`; ``rpslib.trainer``: :class:`Architecture`;
+* ``rpslib.models``: :class:`~rpslib.models.CNN2`; ``rpslib.trainer``:
+  :class:`~rpslib.trainer.Architecture`;
 * ``rpslib.plots``: figures (computation never draws);
 * ``rpslib.progress``, ``rpslib.runtime``: progress bars, device and CPU threads.
 

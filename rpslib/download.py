@@ -63,8 +63,10 @@ __all__ = [
     "sha256_of",
 ]
 
+#: Where the real archives are downloaded from, unless ``base_url`` names a mirror.
 DEFAULT_BASE_URL = "https://storage.googleapis.com/download.tensorflow.org/data/"
 ARCHIVE_DIR = "archives"
+#: The file, in the data folder, that says the set is complete and verified.
 MARKER_NAME = ".rps-complete.json"
 CHUNK_SIZE = 1 << 20  # bytes read (and hashed) at a time
 _OFFLINE_HINT = (
@@ -84,6 +86,9 @@ class Archive:
     folder: str
 
 
+#: The dataset's two archives, ``"train"`` and ``"test"``, with their sizes and sha256.
+#:
+#: :meta hide-value:
 ARCHIVES: Mapping[str, Archive] = MappingProxyType({
     "train": Archive(
         filename="rps.zip",

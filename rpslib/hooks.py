@@ -82,9 +82,9 @@ class Capture(Callback, Mapping[str, dict[str, list[Value]]]):
     __hash__ = object.__hash__
 
     def stacked(self, layer: str, parameter: str) -> Tensor:
-        """The captured values of one parameter as one tensor (n_points, *shape).
+        """The captured values of one parameter as one tensor ``(n_points, *shape)``.
 
-        (With ``summary=True``: (n_points, 3), the columns norm, mean, std.)
+        (With ``summary=True``: ``(n_points, 3)``, the columns norm, mean, std.)
         """
         values = self.captured[layer][parameter]
         if self.summary:

@@ -275,7 +275,7 @@ def sgd_directions(gradients: Sequence[float] | Tensor, momentum: float = 0.9,
 class Run:
     """One optimizer's run in ``compare_optimizers``: its losses and its parameter paths.
 
-    ``paths[layer][name]`` is a tensor (n_steps + 1, *shape): the starting value, then the
+    ``paths[layer][name]`` is a tensor ``(n_steps + 1, *shape)``: the starting value, then the
     value after each training step.
 
     Introduced in chapter 6.

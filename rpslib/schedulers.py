@@ -49,7 +49,7 @@ __all__ = ["BATCH_SCHEDULERS", "Finale", "SchedulerCallback", "attach", "cyclic_
            "train_finale"]
 
 Scheduler = LRScheduler | ReduceLROnPlateau
-# schedulers whose natural step is a mini-batch, not an epoch
+#: The schedulers whose natural step is a mini-batch, not an epoch.
 BATCH_SCHEDULERS = (CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
 
 

@@ -77,6 +77,7 @@ def dropout_widget(p: float = 0.5, n_samples: int = 1000, seed: int = 0,
 
 # --- chapter 8: a scheduler's learning rate --------------------------------------------------
 
+#: The schedulers the chapter 8 control offers (:func:`make_scheduler` builds each).
 SCHEDULER_CHOICES = ("StepLR", "ExponentialLR", "CyclicLR triangular", "CyclicLR triangular2",
                      "CyclicLR exp_range", "OneCycleLR", "CosineAnnealingWarmRestarts")
 
@@ -164,8 +165,10 @@ def scheduler_widget(name: str = "CyclicLR triangular", size: int = 10, gamma: f
 
 # --- chapter 5: Adam's betas --------------------------------------------------------------
 
-BETA1_CHOICES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)  # the beta1 slider's stops
-BETA2_CHOICES = (0.5, 0.9, 0.99, 0.999, 0.9999)  # the beta2 slider's stops
+#: The stops of the beta1 slider of :func:`adam_widget`.
+BETA1_CHOICES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
+#: The stops of the beta2 slider of :func:`adam_widget`.
+BETA2_CHOICES = (0.5, 0.9, 0.99, 0.999, 0.9999)
 
 
 def draw_adam_gradients(gradients: Tensor | Sequence[float], beta1: float, beta2: float,

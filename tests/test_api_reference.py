@@ -1,0 +1,159 @@
+"""The API reference (book/api.md) documents every public name of rpslib.
+
+The page is built by Sphinx autodoc from the docstrings, one ``automodule`` per module; a
+module missing from the page, a name left out, or a name without a docstring (autodoc skips
+those) would leave a reader of the website with no entry for it. Two checks:
+
+- the page's source, fast: every public module has its ``.. automodule:: ... :members:``,
+  nothing public is excluded except a re-export documented with its own module, and every
+  public name has the docstring (or ``#:`` comment, for a constant) autodoc needs;
+- the built page, once the website has been built from the current sources
+  (``python tools/build_site.py``): every public name has its entry, an element whose id is
+  the name's full dotted path, and every "Introduced in chapter N" links to chapter N.
+
+A module's public names are its ``__all__``, or, without one, the functions and classes it
+defines whose names do not start with an underscore; the package's are ``rpslib.__all__``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import rpslib
+
+ROOT = Path(__file__).resolve().parent.parent
+API_PAGE = ROOT / "book" / "api.md"
+BUILT_PAGE = ROOT / "_build" / "html" / "book" / "api.html"
+DIRECTIVE = re.compile(r"^\.\. automodule:: +(\S+) *\n((?:[ \t]+:.*\n?)*)", re.MULTILINE)
+OPTION = re.compile(r"^\s+:([\w-]+):(.*)$", re.MULTILINE)
+
+
+def public_modules() -> list[ModuleType]:
+    """The package and each of its modules whose name does not start with an underscore."""
+    names = [info.name for info in pkgutil.iter_modules(rpslib.__path__)
+             if not info.name.startswith("_")]
+    return [rpslib] + [importlib.import_module(f"rpslib.{name}") for name in names]
+
+
+def public_names(module: ModuleType) -> list[str]:
+    """The module's ``__all__``, or the public functions and classes it defines."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [name for name, obj in vars(module).items()
+            if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module.__name__]
+
+
+def home(module: ModuleType, name: str) -> str:
+    """The module that defines ``module.name`` (another one for a re-export)."""
+    obj = getattr(module, name)
+    defined_in = getattr(obj, "__module__", None)
+    if (inspect.isfunction(obj) or inspect.isclass(obj)) and defined_in != module.__name__:
+        return str(defined_in)
+    return module.__name__
+
+
+PUBLIC = [(module.__name__, name) for module in public_modules() for name in public_names(module)]
+
+
+def automodules(text: str) -> dict[str, dict[str, str]]:
+    """Each ``automodule`` of the page's source, with its options (``{"members": ""}``)."""
+    return {match.group(1): {option.group(1): option.group(2).strip()
+                             for option in OPTION.finditer(match.group(2))}
+            for match in DIRECTIVE.finditer(text)}
+
+
+def test_the_package_has_public_names() -> None:
+    assert len(PUBLIC) >= 100
+    assert ("rpslib", "CNN2") in PUBLIC and ("rpslib.data", "get_rps") in PUBLIC
+
+
+@pytest.mark.parametrize("module", [m.__name__ for m in public_modules()])
+def test_every_public_module_is_on_the_page_with_its_members(module: str) -> None:
+    documented = automodules(API_PAGE.read_text(encoding="utf-8"))
+    assert module in documented, f"book/api.md has no '.. automodule:: {module}'"
+    if module != "rpslib":  # the package only re-exports: each is documented with its module
+        assert "members" in documented[module], f"{module} is on book/api.md without :members:"
+    imported = importlib.import_module(module)
+    for name in public_names(imported):
+        where = home(imported, name)
+        assert "members" in documented.get(where, {}), (
+            f"{module}.{name} comes from {where}, which book/api.md does not document")
+
+
+@pytest.mark.parametrize("module", [m.__name__ for m in public_modules()])
+def test_nothing_public_is_excluded_but_a_reexport(module: str) -> None:
+    options = automodules(API_PAGE.read_text(encoding="utf-8")).get(module, {})
+    excluded = [name.strip() for name in options.get("exclude-members", "").split(",")
+                if name.strip()]
+    imported = importlib.import_module(module)
+    for name in excluded:
+        if name in public_names(imported):
+            assert home(imported, name) != module, (
+                f"book/api.md excludes {module}.{name}, which is defined there")
+
+
+def has_docstring(module: ModuleType, name: str) -> bool:
+    """Whether autodoc has something to show for ``module.name`` (it skips the undocumented)."""
+    obj: Any = getattr(module, name)
+    if inspect.isfunction(obj) or inspect.isclass(obj):
+        return bool((obj.__doc__ or "").strip())
+    from sphinx.pycode import ModuleAnalyzer  # a constant: its "#:" comment
+
+    return ("", name) in ModuleAnalyzer.for_module(module.__name__).find_attr_docs()
+
+
+@pytest.mark.parametrize(("module", "name"), PUBLIC, ids=[f"{m}.{n}" for m, n in PUBLIC])
+def test_every_public_name_has_a_docstring(module: str, name: str) -> None:
+    where = importlib.import_module(home(importlib.import_module(module), name))
+    assert has_docstring(where, name), (
+        f"{where.__name__}.{name} has no docstring (a constant: no '#:' comment), so the API "
+        f"reference skips it")
+
+
+def built_page() -> Any:
+    """The built page, parsed; skips when it is missing or older than its sources."""
+    if not BUILT_PAGE.exists():
+        pytest.skip("the website is not built: python tools/build_site.py")
+    sources = [API_PAGE, *sorted((ROOT / "rpslib").glob("*.py"))]
+    if BUILT_PAGE.stat().st_mtime < max(path.stat().st_mtime for path in sources):
+        pytest.skip("the website is older than rpslib or book/api.md: python tools/build_site.py")
+    from bs4 import BeautifulSoup  # the book theme's dependency: in the book's environment
+
+    return BeautifulSoup(BUILT_PAGE.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_the_built_page_has_an_entry_for_every_public_name() -> None:
+    page = built_page()
+    ids = {element["id"] for element in page.find_all(id=True)}
+    missing = []
+    for module, name in PUBLIC:
+        where = home(importlib.import_module(module), name)  # a re-export: with its module
+        if f"{module}.{name}" not in ids and f"{where}.{name}" not in ids:
+            missing.append(f"{module}.{name}")
+    assert not missing, f"the API reference has no entry for {missing}"
+    for imported in public_modules():
+        assert f"module-{imported.__name__}" in ids, f"no section for {imported.__name__}"
+
+
+def test_the_built_page_links_each_entry_to_its_chapter() -> None:
+    page = built_page()
+    content = page.select_one("article") or page
+    tags = re.findall(r"Introduced in\s+chapter (\d+)", content.get_text())
+    links = []
+    for anchor in content.find_all("a"):
+        match = re.fullmatch(r"chapter (\d+)", anchor.get_text().strip())
+        if match:
+            links.append(match.group(1))
+            assert re.fullmatch(rf"0?{match.group(1)}_\w+\.html", anchor.get("href", "")), (
+                f"'chapter {match.group(1)}' links to {anchor.get('href')}")
+    assert len(tags) >= 20
+    assert sorted(links) == sorted(tags), "an 'Introduced in chapter N' with no link"
