@@ -49,6 +49,7 @@ test: lint browser
 	$(BIN)/python tools/check_site.py _build/html
 	$(BIN)/python -m pytest tests/test_api_reference.py
 	$(BIN)/python -m pytest -m website tests/test_website.py
+	$(MAKE) test-oldest
 
 # rpslib on the oldest versions pyproject.toml declares (requirements-oldest.txt), in a second
 # environment: rpslib installed there without changing them, then the unit tests and every
