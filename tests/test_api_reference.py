@@ -106,8 +106,10 @@ def has_docstring(module: ModuleType, name: str) -> bool:
     obj: Any = getattr(module, name)
     if inspect.isfunction(obj) or inspect.isclass(obj):
         return bool((obj.__doc__ or "").strip())
-    from sphinx.pycode import ModuleAnalyzer  # a constant: its "#:" comment
-
+    # a constant: its "#:" comment, as autodoc reads it (Sphinx: the book's environment only)
+    pycode = pytest.importorskip("sphinx.pycode", reason="Sphinx reads '#:' comments; it is in "
+                                 "the book's environment (make test), not the oldest versions'")
+    ModuleAnalyzer = pycode.ModuleAnalyzer  # noqa: N806
     return ("", name) in ModuleAnalyzer.for_module(module.__name__).find_attr_docs()
 
 
@@ -126,9 +128,11 @@ def built_page() -> Any:
     sources = [API_PAGE, *sorted((ROOT / "rpslib").glob("*.py"))]
     if BUILT_PAGE.stat().st_mtime < max(path.stat().st_mtime for path in sources):
         pytest.skip("the website is older than rpslib or book/api.md: python tools/build_site.py")
-    from bs4 import BeautifulSoup  # the book theme's dependency: in the book's environment
-
-    return BeautifulSoup(BUILT_PAGE.read_text(encoding="utf-8"), "html.parser")
+    # the book theme's dependency: make test checks the page in the book's environment, right
+    # after building it; the oldest-versions environment (make test-oldest) has no theme
+    bs4 = pytest.importorskip("bs4", reason="the built page is checked in the book's "
+                              "environment (make test), which has the theme's BeautifulSoup")
+    return bs4.BeautifulSoup(BUILT_PAGE.read_text(encoding="utf-8"), "html.parser")
 
 
 def test_the_built_page_has_an_entry_for_every_public_name() -> None:
