@@ -30,6 +30,8 @@ def test_the_oldest_environment_pins_exactly_the_declared_lower_bounds() -> None
     import tomllib
     from packaging.version import Version
 
+    from tools import check_versions
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = project["dependencies"] + project["optional-dependencies"]["book"]
     bounds = {}
@@ -37,12 +39,8 @@ def test_the_oldest_environment_pins_exactly_the_declared_lower_bounds() -> None
         name, _, version = requirement.partition(">=")
         assert version, f"{requirement}: rpslib declares lower bounds only"
         bounds[name.strip().lower()] = version.strip()
-    pins = {}
-    for line in (ROOT / "requirements-oldest.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            pins[name.strip().lower()] = version.strip()
+    oldest = check_versions.pins(ROOT / "requirements-oldest.txt")
+    pins = {name.lower(): version for name, version in oldest.items()}
     for name, version in bounds.items():
         assert name in pins, f"requirements-oldest.txt lacks {name}"
         assert Version(pins[name]) == Version(version), (

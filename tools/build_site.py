@@ -35,6 +35,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.chapter_times import TIMINGS, chapter_times  # noqa: E402
 from tools.check_site import colab_url  # noqa: E402
+from tools.student_notebooks import exercise_names  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXECUTED = ROOT / "_build" / "executed"
@@ -82,23 +83,24 @@ def for_the_website(nb: Any) -> Any:
     return nb
 
 
+def chapter_title(chapter: str) -> str:
+    """The chapter's "# " heading, e.g. "3. Regularizing with dropout"."""
+    nb = nbformat.read(ROOT / chapter, as_version=4)
+    return next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+                 for line in cell.source.splitlines() if line.startswith("# ")), chapter)
+
+
 def status_table(record: dict[str, Any]) -> str:
     """The status page's Markdown: chapters, times, budgets, dataset, versions, date."""
-    titles = {}
-    for row in chapter_times():
-        nb = nbformat.read(ROOT / row.chapter, as_version=4)
-        heading = next((line for cell in nb.cells if cell.cell_type == "markdown"
-                        for line in cell.source.splitlines() if line.startswith("# ")), None)
-        titles[row.chapter] = heading[2:].strip() if heading else row.chapter
+    rows = chapter_times()
     lines = ["| chapter | run time | budget | verdict |", "|---|---|---|---|"]
-    for row in chapter_times():
-        page = row.chapter.removesuffix(".ipynb").removeprefix("book/")
+    for row in rows:
         seconds = "not measured" if row.seconds is None else f"{row.seconds:.1f} s"
-        lines.append(f"| [{titles[row.chapter]}]({page}.ipynb) | {seconds} "
+        lines.append(f"| [{chapter_title(row.chapter)}]({Path(row.chapter).name}) | {seconds} "
                      f"| {row.budget:g} s | {row.verdict} |")
     libraries = ", ".join(f"{name} {version}"
                           for name, version in record.get("libraries", {}).items())
-    sources = sorted({_dataset(EXECUTED / row.chapter) for row in chapter_times()})
+    sources = sorted({_dataset(EXECUTED / row.chapter) for row in rows})
     return "\n".join([
         *lines, "",
         f"**Run on:** {record.get('date', 'unknown date')}, Python {record.get('python', '?')}.",
@@ -112,8 +114,8 @@ def status_table(record: dict[str, Any]) -> str:
 def guide_table() -> str:
     """The instructor's guide's table: each chapter's run time, exercises and Colab link.
 
-    The exercises are read from the chapter (its ``exercise-check`` cells), and what each
-    check verifies from the first line of its docstring in ``rpslib.exercises``.
+    The exercises are the functions the chapter's stubs define, and what each check verifies
+    comes from the first line of its docstring in ``rpslib.exercises``.
     """
     import inspect
 
@@ -122,23 +124,15 @@ def guide_table() -> str:
     lines = ["| chapter | run time | exercises: what the check verifies | Colab |",
              "|---|---|---|---|"]
     for row in chapter_times():
-        nb = nbformat.read(ROOT / row.chapter, as_version=4)
-        title = next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
-                      for line in cell.source.splitlines() if line.startswith("# ")),
-                     row.chapter)
         exercises = []
-        for cell in nb.cells:
-            if "exercise-check" in cell.metadata.get("tags", []):
-                found = re.search(r"\bcheck_(\w+)\(", cell.source)
-                if found:
-                    check = getattr(rpslib.exercises, f"check_{found.group(1)}")
-                    summary = (inspect.getdoc(check) or "").split("\n\n")[0]
-                    summary = " ".join(summary.split()).replace("``", "`")
-                    exercises.append(summary.removeprefix("Check "))
+        for name in exercise_names(nbformat.read(ROOT / row.chapter, as_version=4)):
+            check = getattr(rpslib.exercises, f"check_{name}")
+            summary = " ".join((inspect.getdoc(check) or "").split("\n\n")[0].split())
+            exercises.append(summary.replace("``", "`").removeprefix("Check "))
         stem = Path(row.chapter).stem
         seconds = "not measured" if row.seconds is None else f"{row.seconds:.0f} s"
-        lines.append(f"| [{title}]({stem}.ipynb) | {seconds} | {'<br>'.join(exercises)} "
-                     f"| [open]({colab_url(stem)}) |")
+        lines.append(f"| [{chapter_title(row.chapter)}]({stem}.ipynb) | {seconds} "
+                     f"| {'<br>'.join(exercises)} | [open]({colab_url(stem)}) |")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ A notebook that silently did not run would produce a page without outputs; this 
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -15,9 +16,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
+def _repository() -> dict[str, str]:
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+
+
 def colab_url(stem: str) -> str:
     """The Colab address of a chapter, from the repository and branch in _config.yml."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    config = _repository()
     repo = config["url"].removeprefix("https://github.com/").rstrip("/")
     return (f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/"
             f"book/{stem}.ipynb")

@@ -54,6 +54,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.student_notebooks import exercise_names, tags  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 EXERCISES_SOURCE = ROOT / "rpslib" / "exercises.py"
@@ -122,28 +125,6 @@ class Grade:
     messages: dict[str, str] = field(default_factory=dict)  # name -> the check's message
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def tags(cell: nbformat.NotebookNode) -> set[str]:
-    return set(cell.metadata.get("tags", []))
-
-
-def defined_functions(source: str) -> list[str]:
-    """The names of the top-level functions a cell defines (none if it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return [m.group(1) for m in re.finditer(r"^def\s+(\w+)", source, re.MULTILINE)]
-    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-
-
-def exercise_names(nb: nbformat.NotebookNode) -> list[str]:
-    """The functions the notebook's ``exercise`` cells define, in order."""
-    names: list[str] = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "exercise" in tags(cell):
-            names += [n for n in defined_functions(cell.source) if n not in names]
-    return names
 
 
 def book_exercises(book: Path) -> dict[str, list[str]]:

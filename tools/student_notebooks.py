@@ -15,6 +15,7 @@ other cell is kept as it is, with outputs and execution counts cleared
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 import sys
@@ -33,10 +34,22 @@ def tags(cell: nbformat.NotebookNode) -> set[str]:
     return set(cell.metadata.get("tags", []))
 
 
+def defined_functions(source: str) -> list[str]:
+    """The names of the top-level functions a cell defines (by regex if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [m.group(1) for m in re.finditer(r"^def\s+(\w+)", source, re.MULTILINE)]
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
 def exercise_names(nb: nbformat.NotebookNode) -> list[str]:
-    """The functions the stubs (cells tagged ``exercise``) define."""
-    return [name for cell in nb.cells if "exercise" in tags(cell)
-            for name in re.findall(r"^def\s+(\w+)", cell.source, re.MULTILINE)]
+    """The functions the stubs (code cells tagged ``exercise``) define, in order, once each."""
+    names: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "exercise" in tags(cell):
+            names += [n for n in defined_functions(cell.source) if n not in names]
+    return names
 
 
 def needs_a_solution(cell: nbformat.NotebookNode, names: list[str]) -> bool:
