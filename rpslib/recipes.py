@@ -50,9 +50,18 @@ def standardized_loaders(train_dir: Path | str, test_dir: Path | str, size: int 
     return train_loader, val_loader, normalizer
 
 
-def accuracy(arch: Architecture, loader: Loader) -> float:
-    """The fraction of the loader's images that ``arch``'s model classifies correctly."""
-    correct, total = Architecture.loader_apply(loader, arch.correct).sum(dim=0).tolist()
+def accuracy(arch: Architecture, loader: Loader, batch_size: int = 512) -> float:
+    """The fraction of the loader's images that ``arch``'s model classifies correctly.
+
+    Counts over ``loader.dataset`` in batches of ``batch_size``, in order: how many images
+    the model gets right does not depend on how they are batched, and big batches are
+    several times faster than training's 16 (fewer calls).  It leaves the random-number
+    generators, and so ``loader``'s next shuffle and any later training, as they were.
+    """
+    # a generator of its own: iterating any DataLoader draws a seed from its generator
+    in_order = DataLoader(loader.dataset, batch_size=batch_size, collate_fn=loader.collate_fn,
+                          generator=torch.Generator())
+    correct, total = Architecture.loader_apply(in_order, arch.correct).sum(dim=0).tolist()
     return float(correct / total)
 
 

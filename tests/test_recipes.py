@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from torch.optim.lr_scheduler import StepLR
 
@@ -29,6 +30,23 @@ def test_train_cnn2_is_the_recipe_and_reproducible(tiny_rps: tuple[Path, Path]) 
     assert isinstance(first.optimizer, torch.optim.Adam)
     assert first.optimizer.param_groups[0]["lr"] == 3e-4
     assert 0.0 <= accuracy(first, val_loader) <= 1.0
+
+
+def test_accuracy_counts_like_plain_pytorch_and_leaves_the_shuffling(
+        tiny_rps: tuple[Path, Path]) -> None:
+    train_loader, val_loader, _ = standardized_loaders(*tiny_rps, batch_size=4)
+    arch = train_cnn2(train_loader, val_loader, seed=13, epochs=2)
+    x, y = train_loader.dataset.tensors  # type: ignore[attr-defined]
+    arch.model.eval()
+    with torch.no_grad():
+        expected = (arch.model(x).argmax(dim=1) == y).float().mean().item()
+    arch.model.train()
+    # a shuffled loader without a generator of its own draws its order from torch's
+    before = (train_loader.generator or torch.default_generator).get_state()
+    assert accuracy(arch, train_loader, batch_size=5) == pytest.approx(expected)
+    after = (train_loader.generator or torch.default_generator).get_state()
+    assert torch.equal(after, before)  # later shuffles are as without it
+    assert arch.model.training
 
 
 def test_train_cnn2_with_another_optimizer_and_a_scheduler(tiny_rps: tuple[Path, Path]) -> None:
