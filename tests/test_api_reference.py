@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import re
 from pathlib import Path
 from types import ModuleType
@@ -27,38 +26,13 @@ from typing import Any
 
 import pytest
 
-import rpslib
+from tools.api_links import home, public_modules, public_names
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PAGE = ROOT / "book" / "api.md"
 BUILT_PAGE = ROOT / "_build" / "html" / "book" / "api.html"
 DIRECTIVE = re.compile(r"^\.\. automodule:: +(\S+) *\n((?:[ \t]+:.*\n?)*)", re.MULTILINE)
 OPTION = re.compile(r"^\s+:([\w-]+):(.*)$", re.MULTILINE)
-
-
-def public_modules() -> list[ModuleType]:
-    """The package and each of its modules whose name does not start with an underscore."""
-    names = [info.name for info in pkgutil.iter_modules(rpslib.__path__)
-             if not info.name.startswith("_")]
-    return [rpslib] + [importlib.import_module(f"rpslib.{name}") for name in names]
-
-
-def public_names(module: ModuleType) -> list[str]:
-    """The module's ``__all__``, or the public functions and classes it defines."""
-    if hasattr(module, "__all__"):
-        return list(module.__all__)
-    return [name for name, obj in vars(module).items()
-            if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
-            and obj.__module__ == module.__name__]
-
-
-def home(module: ModuleType, name: str) -> str:
-    """The module that defines ``module.name`` (another one for a re-export)."""
-    obj = getattr(module, name)
-    defined_in = getattr(obj, "__module__", None)
-    if (inspect.isfunction(obj) or inspect.isclass(obj)) and defined_in != module.__name__:
-        return str(defined_in)
-    return module.__name__
 
 
 PUBLIC = [(module.__name__, name) for module in public_modules() for name in public_names(module)]

@@ -14,6 +14,8 @@ On the way it
   (``tools/chapter_times.py``), the dataset it ran on, the library versions and the date;
 - drops the outputs of cells tagged ``skip-execution`` (the live widgets: the website must
   not embed a dead one, see CONTRIBUTING.md), as a Jupyter Book execution would;
+- turns each link of a chapter to the published API page into a link within the site
+  (``tools/api_links.py``), checked by the build;
 - keeps only the final state of each progress bar: a bar redraws in place with carriage
   returns in Jupyter and Colab; on a web page every redraw would be a line.
 """
@@ -33,6 +35,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.api_links import to_sphinx  # noqa: E402
 from tools.chapter_times import TIMINGS, chapter_times  # noqa: E402
 from tools.check_site import colab_url  # noqa: E402
 from tools.student_notebooks import exercise_names  # noqa: E402
@@ -71,6 +74,8 @@ def final_lines(text: str) -> str:
 def for_the_website(nb: Any) -> Any:
     """The executed notebook as the website shows it (see the module's docstring)."""
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = to_sphinx(cell.source)
         if cell.cell_type != "code":
             continue
         if "skip-execution" in cell.metadata.get("tags", []):

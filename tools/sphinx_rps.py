@@ -1,10 +1,16 @@
-"""A local Sphinx extension of the book: "Introduced in chapter N." links to chapter N.
+"""A local Sphinx extension of the book: links between the chapters and the API reference.
+
+1. "Introduced in chapter N." links to chapter N.
 
 rpslib's docstrings end with the chapter that introduces the name (tests/test_introduced.py
 checks that the chapter does mention it). On the API reference (book/api.md) this extension
 turns the words "chapter N" of that sentence into a link to the chapter's page,
 ``book/0N_<name>``, whose file name it finds by globbing ``book/0N_*.ipynb`` in the book
 being built. A tag that names no chapter is a warning, so an error in the build (``-W``).
+
+2. A chapter's link to an ``rpslib`` name (``tools/api_links.py``: on the website, a
+``{py:obj}`` cross-reference) that the API page does not have is a warning, so an error in
+the build; Sphinx itself would only print the name unlinked.
 
 How Sphinx finds it: ``_config.yml`` lists it under ``sphinx: local_extensions`` with the
 path ``../../tools``, which Jupyter Book resolves against the folder of the ``_config.yml`` it
@@ -61,7 +67,19 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
         lines[:] = linked.split("\n")
 
 
+def missing_reference(app: Sphinx, env: Any, node: Any, contnode: Any) -> None:
+    """The ``missing-reference`` handler: a chapter names an rpslib object the API page lacks."""
+    target = node.get("reftarget", "")
+    document = node.get("refdoc", "")
+    if node.get("refdomain") == "py" and target.split(".")[0] == "rpslib" and \
+            document.startswith("book/") and document[5:7].isdigit():
+        logger.warning("%s links to %s, which the API reference does not document", document,
+                       target, type="rps", subtype="api", location=node)
+    return None
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("sphinx.ext.autodoc")
     app.connect("autodoc-process-docstring", process_docstring)
+    app.connect("missing-reference", missing_reference)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

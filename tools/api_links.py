@@ -1,0 +1,220 @@
+"""Each chapter links an ``rpslib`` name to the API reference where its text first uses it.
+
+    python tools/api_links.py           # adds the missing links to book/*.ipynb
+    python tools/api_links.py --check   # exits 1, listing them, if a first use has no link
+
+A link is plain Markdown to the published API page, so that it works wherever a reader meets
+the chapter (the website, Colab, GitHub, Jupyter)::
+
+    [`lr_sequence`](https://rps-course.github.io/rock-paper-scissors/book/api.html#rpslib.schedulers.lr_sequence)
+
+The address is ``html: baseurl`` of ``_config.yml`` followed by ``book/api.html``, and the
+fragment is the name's id on that page: its full dotted path where it is defined (the
+re-export ``rpslib.data.download_rps`` is documented as ``rpslib.download.download_rps``),
+``module-`` and the path for a module. The website does not send its readers to the
+published copy: ``tools/build_site.py`` turns each of these links into a Sphinx
+cross-reference (``to_sphinx``), so on the website it stays on the site, offline too, and a
+name that is not on the API page fails the build (``tools/sphinx_rps.py``).
+
+What counts as a use of a name: a piece of inline code in the text (not in code cells, where
+a link cannot go) that is an ``rpslib`` name, optionally followed by a call's parentheses:
+a full path (``rpslib.schedulers.lr_sequence``, ``rpslib.optim.SGD``, ``rpslib.plots``),
+a class and its method (``Architecture.set_lr_scheduler``), or a bare name that only
+``rpslib`` defines among the libraries the chapters use (``get_rps``, ``CNN2``; not ``SGD``,
+which is also ``torch.optim.SGD``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+
+# inline code, possibly already the text of a Markdown link: [`name`](address)
+CODE = re.compile(r"(\[)?`([^`\n]+)`(\]\(([^)\s]+)\))?")
+# a name, optionally called: lr_sequence, lr_sequence(), lr_sequence(scheduler, n_steps)
+NAME = re.compile(r"^([A-Za-z_][\w.]*)(\(.*\))?$")
+
+
+def api_page() -> str:
+    """The published API page's address, from ``html: baseurl`` in ``_config.yml``."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    base = config["html"]["baseurl"]
+    return f"{base.rstrip('/')}/book/api.html"
+
+
+def public_modules() -> list[ModuleType]:
+    """The package and each of its modules whose name does not start with an underscore."""
+    import rpslib
+
+    names = [info.name for info in pkgutil.iter_modules(rpslib.__path__)
+             if not info.name.startswith("_")]
+    return [rpslib] + [importlib.import_module(f"rpslib.{name}") for name in names]
+
+
+def public_names(module: ModuleType) -> list[str]:
+    """The module's ``__all__``, or the public functions and classes it defines."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [name for name, obj in vars(module).items()
+            if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module.__name__]
+
+
+def home(module: ModuleType, name: str) -> str:
+    """The module that defines ``module.name`` (another one for a re-export)."""
+    obj = getattr(module, name)
+    defined_in = getattr(obj, "__module__", None)
+    if (inspect.isfunction(obj) or inspect.isclass(obj)) and defined_in != module.__name__:
+        return str(defined_in)
+    return module.__name__
+
+
+def _elsewhere(name: str) -> bool:
+    """Whether a library the chapters use also has ``name`` (a bare name is then ambiguous)."""
+    import torch
+    import torchvision
+    from torch import nn, optim
+    from torch.optim import lr_scheduler
+    from torch.utils import data
+
+    return any(hasattr(library, name) for library in
+               (torch, nn, nn.functional, optim, lr_scheduler, data, torchvision.transforms,
+                torchvision.datasets))
+
+
+@lru_cache(maxsize=1)
+def targets() -> dict[str, str]:
+    """How the text may write an ``rpslib`` name -> the name's dotted path on the API page."""
+    found: dict[str, str] = {}
+    bare: dict[str, set[str]] = {}
+    for module in public_modules():
+        found[module.__name__] = module.__name__
+        for name in public_names(module):
+            path = f"{home(module, name)}.{name}"
+            found[f"{module.__name__}.{name}"] = path
+            bare.setdefault(name, set()).add(path)
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and obj.__module__.startswith("rpslib"):
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_") or not (inspect.isfunction(member) or
+                                                    isinstance(member, (property, staticmethod,
+                                                                        classmethod))):
+                        continue
+                    for written in (f"{name}.{attr}", f"{module.__name__}.{name}.{attr}"):
+                        found[written] = f"{path}.{attr}"
+    for name, paths in bare.items():
+        if len(paths) == 1 and not _elsewhere(name):
+            found.setdefault(name, next(iter(paths)))
+    return found
+
+
+def anchor(path: str) -> str:
+    """The id of ``path``'s entry on the API page (Sphinx prefixes a module's)."""
+    is_module = path == "rpslib" or path.count(".") == 1 and path in {
+        module.__name__ for module in public_modules()}
+    return f"module-{path}" if is_module else path
+
+
+def target_of(code: str) -> str | None:
+    """The dotted path ``code`` (the inside of inline code) names, if it names rpslib's."""
+    match = NAME.match(code.strip())
+    return targets().get(match.group(1)) if match else None
+
+
+def _markdown_uses(nb: Any) -> list[tuple[int, re.Match[str], str]]:
+    """(cell index, match, target) of every use of an rpslib name in the text, in order."""
+    uses = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for match in CODE.finditer(cell.source):
+            target = target_of(match.group(2))
+            if target is not None:
+                uses.append((index, match, target))
+    return uses
+
+
+def _is_link(match: re.Match[str]) -> bool:
+    return match.group(1) is not None and match.group(3) is not None
+
+
+def unlinked(nb: Any) -> list[str]:
+    """The names whose first use in the text is not a link to their entry."""
+    page = api_page()
+    seen: set[str] = set()
+    problems = []
+    for index, match, target in _markdown_uses(nb):
+        if target in seen:
+            continue
+        seen.add(target)
+        expected = f"{page}#{anchor(target)}"
+        if not _is_link(match) or match.group(4) != expected:
+            problems.append(f"cell {index}: `{match.group(2)}` (link it to {expected})")
+    return problems
+
+
+def link_first_uses(nb: Any) -> int:
+    """Make each name's first use in the text a link to its entry; returns how many changed."""
+    page = api_page()
+    seen: set[str] = set()
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    for index, match, target in _markdown_uses(nb):
+        if target in seen:
+            continue
+        seen.add(target)
+        link = f"[`{match.group(2)}`]({page}#{anchor(target)})"
+        if match.group(0) != link:
+            # a link already there (to the wrong place) is replaced whole; plain code becomes one
+            start, end = (match.start(), match.end()) if _is_link(match) else match.span()
+            if match.group(1) is not None and match.group(3) is None:
+                start += 1  # "[`x`" not followed by "](...)": keep the "["
+            edits.setdefault(index, []).append((start, end, link))
+    for index, cell_edits in edits.items():
+        source = nb.cells[index].source
+        for start, end, link in sorted(cell_edits, reverse=True):
+            source = source[:start] + link + source[end:]
+        nb.cells[index].source = source
+    return sum(len(cell_edits) for cell_edits in edits.values())
+
+
+def to_sphinx(markdown: str) -> str:
+    """The website's version of a chapter's text: each API link a Sphinx cross-reference."""
+    page = re.escape(api_page())
+    return re.sub(rf"\[`([^`\n]+)`\]\({page}#(?:module-)?([\w.]+)\)",
+                  lambda m: f"{{py:obj}}`{m.group(1)} <{m.group(2)}>`", markdown)
+
+
+def chapters() -> list[Path]:
+    return sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    status = 0
+    for path in chapters():
+        nb = nbformat.read(path, as_version=4)
+        if check:
+            for problem in unlinked(nb):
+                print(f"{path.relative_to(ROOT)}: {problem}")
+                status = 1
+        elif link_first_uses(nb):
+            nbformat.write(nb, path)
+            print(f"linked the first uses in {path.relative_to(ROOT)}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
