@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.api_links import api_page  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +58,9 @@ def main(argv: list[str]) -> int:
             problems.append(f"{page.name} has no 'Open in Colab' button for {nb.name}")
         if "widget-view" in text or "jupyter-widgets" in text:
             problems.append(f"{page.name} embeds a widget, which shows as an empty box offline")
+        if f'href="{api_page()}#' in text:
+            problems.append(f"{page.name} sends its readers to the published API page, not "
+                            f"to this site's (tools/build_site.py: to_sphinx)")
         from bs4 import BeautifulSoup  # the theme's dependency: in the book's environment
 
         outputs = BeautifulSoup(text, "html.parser").select("div.cell_output")
