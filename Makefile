@@ -47,8 +47,7 @@ test: lint browser
 	$(BIN)/python tools/chapter_times.py
 	$(BUILD_BOOK)
 	$(BIN)/python tools/check_site.py _build/html
-	$(BIN)/python -m pytest tests/test_api_reference.py
-	$(BIN)/python -m pytest -m website tests/test_website.py
+	$(BIN)/python -m pytest -m website tests/test_website.py tests/test_api_reference.py
 	$(MAKE) test-oldest
 
 # rpslib on the oldest versions pyproject.toml declares (requirements-oldest.txt), in a second

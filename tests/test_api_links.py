@@ -41,6 +41,8 @@ def test_names_as_the_chapters_write_them() -> None:
     # a re-export is documented where it is defined
     assert target_of("rpslib.data.download_rps") == "rpslib.download.download_rps"
     assert target_of("rpslib.optim.SGD") == "rpslib.optim.SGD"
+    # a method that only one rpslib class has, and torch's classes do not
+    assert target_of("capture_parameters") == "rpslib.trainer.Architecture.capture_parameters"
     # torch has these too: bare, they may mean torch's; so are code that names no rpslib object
     for code in ("SGD", "Adam", "train", "x.grad", "torch.optim.SGD", "arch.train(10)"):
         assert target_of(code) is None, code

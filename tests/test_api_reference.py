@@ -8,8 +8,9 @@ those) would leave a reader of the website with no entry for it. Two checks:
   nothing public is excluded except a re-export documented with its own module, and every
   public name has the docstring (or ``#:`` comment, for a constant) autodoc needs;
 - the built page, once the website has been built from the current sources
-  (``python tools/build_site.py``): every public name has its entry, an element whose id is
-  the name's full dotted path, and every "Introduced in chapter N" links to chapter N.
+  (``python tools/build_site.py``, then ``pytest -m website``): every public name has its
+  entry, an element whose id is the name's full dotted path, and every "Introduced in
+  chapter N" links to chapter N.
 
 A module's public names are its ``__all__``, or, without one, the functions and classes it
 defines whose names do not start with an underscore; the package's are ``rpslib.__all__``.
@@ -102,13 +103,13 @@ def built_page() -> Any:
     sources = [API_PAGE, *sorted((ROOT / "rpslib").glob("*.py"))]
     if BUILT_PAGE.stat().st_mtime < max(path.stat().st_mtime for path in sources):
         pytest.skip("the website is older than rpslib or book/api.md: python tools/build_site.py")
-    # the book theme's dependency: make test checks the page in the book's environment, right
-    # after building it; the oldest-versions environment (make test-oldest) has no theme
+    # the book theme's dependency: in the book's environment, where make test checks the page
     bs4 = pytest.importorskip("bs4", reason="the built page is checked in the book's "
                               "environment (make test), which has the theme's BeautifulSoup")
     return bs4.BeautifulSoup(BUILT_PAGE.read_text(encoding="utf-8"), "html.parser")
 
 
+@pytest.mark.website  # after the build: make test runs it with the browser test
 def test_the_built_page_has_an_entry_for_every_public_name() -> None:
     page = built_page()
     ids = {element["id"] for element in page.find_all(id=True)}
@@ -122,6 +123,7 @@ def test_the_built_page_has_an_entry_for_every_public_name() -> None:
         assert f"module-{imported.__name__}" in ids, f"no section for {imported.__name__}"
 
 
+@pytest.mark.website  # after the build: make test runs it with the browser test
 def test_the_built_page_links_each_entry_to_its_chapter() -> None:
     page = built_page()
     content = page.select_one("article") or page

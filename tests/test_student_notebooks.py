@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 from rpslib.exercises import NOT_SOLVED
 from tests.conftest import _ORIGINAL_DATA
 from tools.clean_notebooks import clean, is_clean
-from tools.student_notebooks import exercise_names, main, student_version
+from tools.student_notebooks import exercise_names, main, student_version, tags
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -24,10 +24,6 @@ CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 # a body line this long is specific enough to be the solution's own; shorter ones ("try:",
 # "model(x)", "handle.remove()") also occur in the chapters' other cells
 SPECIFIC = 20
-
-
-def tags(cell: nbformat.NotebookNode) -> set[str]:
-    return set(cell.metadata.get("tags", []))
 
 
 def tagged(nb: nbformat.NotebookNode, tag: str) -> list[nbformat.NotebookNode]:

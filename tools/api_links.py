@@ -48,11 +48,16 @@ CODE = re.compile(r"(\[)?`([^`\n]+)`(\]\(([^)\s]+)\))?")
 NAME = re.compile(r"^([A-Za-z_][\w.]*)(\(.*\))?$")
 
 
+@lru_cache(maxsize=1)
+def book_config() -> dict[str, Any]:
+    """``_config.yml``, read once (do not change it: copy it first)."""
+    config: dict[str, Any] = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return config
+
+
 def api_page() -> str:
     """The published API page's address, from ``html: baseurl`` in ``_config.yml``."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    base = config["html"]["baseurl"]
-    return f"{base.rstrip('/')}/book/api.html"
+    return f"{book_config()['html']['baseurl'].rstrip('/')}/book/api.html"
 
 
 def public_modules() -> list[ModuleType]:
@@ -92,7 +97,7 @@ def _elsewhere(name: str) -> bool:
 
     return any(hasattr(library, name) for library in
                (torch, nn, nn.functional, optim, lr_scheduler, data, torchvision.transforms,
-                torchvision.datasets))
+                torchvision.datasets, torch.Tensor, nn.Module, optim.Optimizer))
 
 
 @lru_cache(maxsize=1)
@@ -100,6 +105,7 @@ def targets() -> dict[str, str]:
     """How the text may write an ``rpslib`` name -> the name's dotted path on the API page."""
     found: dict[str, str] = {}
     bare: dict[str, set[str]] = {}
+    methods: dict[str, set[str]] = {}
     for module in public_modules():
         found[module.__name__] = module.__name__
         for name in public_names(module):
@@ -115,17 +121,24 @@ def targets() -> dict[str, str]:
                         continue
                     for written in (f"{name}.{attr}", f"{module.__name__}.{name}.{attr}"):
                         found[written] = f"{path}.{attr}"
-    for name, paths in bare.items():
-        if len(paths) == 1 and not _elsewhere(name):
-            found.setdefault(name, next(iter(paths)))
+                    methods.setdefault(attr, set()).add(f"{path}.{attr}")
+    # a bare name: a function or class, else a method (``capture_parameters``), that only one
+    # place of rpslib defines and no library the chapters use has
+    for candidates in (bare, methods):
+        for name, paths in candidates.items():
+            if name not in found and len(paths) == 1 and not _elsewhere(name):
+                found[name] = next(iter(paths))
     return found
+
+
+@lru_cache(maxsize=1)
+def _module_names() -> frozenset[str]:
+    return frozenset(module.__name__ for module in public_modules())
 
 
 def anchor(path: str) -> str:
     """The id of ``path``'s entry on the API page (Sphinx prefixes a module's)."""
-    is_module = path == "rpslib" or path.count(".") == 1 and path in {
-        module.__name__ for module in public_modules()}
-    return f"module-{path}" if is_module else path
+    return f"module-{path}" if path in _module_names() else path
 
 
 def target_of(code: str) -> str | None:
@@ -134,51 +147,37 @@ def target_of(code: str) -> str | None:
     return targets().get(match.group(1)) if match else None
 
 
-def _markdown_uses(nb: Any) -> list[tuple[int, re.Match[str], str]]:
-    """(cell index, match, target) of every use of an rpslib name in the text, in order."""
+def _first_uses(nb: Any) -> list[tuple[int, re.Match[str], str]]:
+    """(cell index, match, the link it should be) of each rpslib name's first use in the
+    text, in order."""
+    page = api_page()
+    seen: set[str] = set()
     uses = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
         for match in CODE.finditer(cell.source):
             target = target_of(match.group(2))
-            if target is not None:
-                uses.append((index, match, target))
+            if target is None or target in seen:
+                continue
+            seen.add(target)
+            uses.append((index, match, f"[`{match.group(2)}`]({page}#{anchor(target)})"))
     return uses
-
-
-def _is_link(match: re.Match[str]) -> bool:
-    return match.group(1) is not None and match.group(3) is not None
 
 
 def unlinked(nb: Any) -> list[str]:
     """The names whose first use in the text is not a link to their entry."""
-    page = api_page()
-    seen: set[str] = set()
-    problems = []
-    for index, match, target in _markdown_uses(nb):
-        if target in seen:
-            continue
-        seen.add(target)
-        expected = f"{page}#{anchor(target)}"
-        if not _is_link(match) or match.group(4) != expected:
-            problems.append(f"cell {index}: `{match.group(2)}` (link it to {expected})")
-    return problems
+    return [f"cell {index}: `{match.group(2)}` (link it: {link})"
+            for index, match, link in _first_uses(nb) if match.group(0) != link]
 
 
 def link_first_uses(nb: Any) -> int:
     """Make each name's first use in the text a link to its entry; returns how many changed."""
-    page = api_page()
-    seen: set[str] = set()
     edits: dict[int, list[tuple[int, int, str]]] = {}
-    for index, match, target in _markdown_uses(nb):
-        if target in seen:
-            continue
-        seen.add(target)
-        link = f"[`{match.group(2)}`]({page}#{anchor(target)})"
+    for index, match, link in _first_uses(nb):
         if match.group(0) != link:
-            # a link already there (to the wrong place) is replaced whole; plain code becomes one
-            start, end = (match.start(), match.end()) if _is_link(match) else match.span()
+            # plain code becomes a link; a link to the wrong place is replaced whole
+            start, end = match.span()
             if match.group(1) is not None and match.group(3) is None:
                 start += 1  # "[`x`" not followed by "](...)": keep the "["
             edits.setdefault(index, []).append((start, end, link))
@@ -192,9 +191,13 @@ def link_first_uses(nb: Any) -> int:
 
 def to_sphinx(markdown: str) -> str:
     """The website's version of a chapter's text: each API link a Sphinx cross-reference."""
-    page = re.escape(api_page())
-    return re.sub(rf"\[`([^`\n]+)`\]\({page}#(?:module-)?([\w.]+)\)",
-                  lambda m: f"{{py:obj}}`{m.group(1)} <{m.group(2)}>`", markdown)
+    return _api_link().sub(lambda m: f"{{py:obj}}`{m.group(1)} <{m.group(2)}>`", markdown)
+
+
+@lru_cache(maxsize=1)
+def _api_link() -> re.Pattern[str]:
+    """A link to the published API page: its code text, and the dotted path."""
+    return re.compile(rf"\[`([^`\n]+)`\]\({re.escape(api_page())}#(?:module-)?([\w.]+)\)")
 
 
 def chapters() -> list[Path]:

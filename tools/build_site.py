@@ -22,6 +22,7 @@ On the way it
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -35,7 +36,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.api_links import to_sphinx  # noqa: E402
+from tools.api_links import book_config, to_sphinx  # noqa: E402
 from tools.chapter_times import TIMINGS, chapter_times  # noqa: E402
 from tools.check_site import colab_url  # noqa: E402
 from tools.student_notebooks import exercise_names  # noqa: E402
@@ -161,7 +162,7 @@ def stage() -> Path:
     if STAGE.exists():
         shutil.rmtree(STAGE)
     (STAGE / "book").mkdir(parents=True)
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    config = copy.deepcopy(book_config())
     config.setdefault("execute", {})["execute_notebooks"] = "off"  # they ran under nbval
     (STAGE / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
     shutil.copy2(ROOT / "_toc.yml", STAGE / "_toc.yml")

@@ -7,26 +7,18 @@ A notebook that silently did not run would produce a page without outputs; this 
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.api_links import api_page  # noqa: E402
+from tools.api_links import api_page, book_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@functools.cache
-def _repository() -> dict[str, str]:
-    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
-
-
 def colab_url(stem: str) -> str:
     """The Colab address of a chapter, from the repository and branch in _config.yml."""
-    config = _repository()
+    config = book_config()["repository"]
     repo = config["url"].removeprefix("https://github.com/").rstrip("/")
     return (f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/"
             f"book/{stem}.ipynb")
@@ -39,6 +31,10 @@ def machine_paths() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    # the theme's dependency: in the book's environment, not in the oldest-versions one, whose
+    # tests import this module
+    from bs4 import BeautifulSoup
+
     html = Path(argv[0]) if argv else ROOT / "_build" / "html"
     problems = []
     chapters = sorted((ROOT / "book").glob("*.ipynb"))
@@ -61,8 +57,6 @@ def main(argv: list[str]) -> int:
         if f'href="{api_page()}#' in text:
             problems.append(f"{page.name} sends its readers to the published API page, not "
                             f"to this site's (tools/build_site.py: to_sphinx)")
-        from bs4 import BeautifulSoup  # the theme's dependency: in the book's environment
-
         outputs = BeautifulSoup(text, "html.parser").select("div.cell_output")
         if any("|---" in output.get_text() for output in outputs):
             problems.append(f"{page.name} shows a Markdown table as raw text")
