@@ -55,6 +55,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.clean_notebooks import clean  # noqa: E402
 from tools.student_notebooks import exercise_names, tags  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,9 +221,7 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
     solutions = [c for c in nb.cells if "solution" in tags(c)]
     if solutions:
         grade.notes.append(f"{len(solutions)} solution cell(s) skipped")
-    for cell in nb.cells:  # the student's outputs are theirs, not a result
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+    clean(nb)  # the student's outputs are theirs, not a result
 
     nonce = secrets.token_hex(16)
     deadline = start + timeout

@@ -21,6 +21,7 @@ builds and puts on ``sys.path``. The website is built from the copy of the book 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 TAG = re.compile(r"Introduced in(\s+)chapter (\d+)\b")
 
 
+@lru_cache(maxsize=4)  # once per build, not once per docstring
 def chapter_pages(srcdir: Path) -> dict[int, str]:
     """Chapter number -> the chapter's document name (``book/03_dropout``), from book/0N_*."""
     pages: dict[int, str] = {}
