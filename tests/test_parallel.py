@@ -21,6 +21,13 @@ from tests.test_trainer import make_arch
 two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPU cores")
 
 
+@pytest.fixture
+def plan_sees_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan counts two cores, whatever the host has: the tests of its reasons need not
+    depend on the machine (a one-core runner would otherwise get "one CPU core" first)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+
+
 class CountingLoss(nn.CrossEntropyLoss):
     """Cross-entropy that counts its calls *in this process* (a forked copy counts its own)."""
 
@@ -112,7 +119,7 @@ class Recorder(Callback):
         self.epochs += 1
 
 
-def test_a_recording_callback_keeps_the_trainings_here() -> None:
+def test_a_recording_callback_keeps_the_trainings_here(plan_sees_two_cores: None) -> None:
     archs = archs_for("two")
     recorder = archs[0].add_callback(Recorder())
     assert side_by_side_plan(archs) == (
@@ -125,10 +132,12 @@ def test_a_recording_callback_keeps_the_trainings_here() -> None:
     ("env", "RPSLIB_PARALLEL=0"),
     ("gpu", "on cuda: the GPU computes each training in parallel already"),
     ("one", "a single training"),
+    ("one core", "one CPU core"),
     ("twice", "the same Architecture twice: its trainings follow each other"),
 ])
 def test_the_plan_says_why_it_trains_in_order(change: str, reason: str,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              plan_sees_two_cores: None) -> None:
     archs = archs_for("two")
     if change == "env":
         monkeypatch.setenv("RPSLIB_PARALLEL", "0")
@@ -136,6 +145,8 @@ def test_the_plan_says_why_it_trains_in_order(change: str, reason: str,
         archs[1].device = "cuda"  # only the plan reads it
     elif change == "one":
         archs = archs[:1]
+    elif change == "one core":
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     else:
         archs = [archs[0], archs[0]]
     assert side_by_side_plan(archs) == (1, reason)
