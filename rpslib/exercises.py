@@ -52,6 +52,12 @@ def _images(seed: int, n: int = 8, size: int = 6) -> Tensor:
     return torch.rand(n, 3, size, size, generator=g) * torch.rand(1, 3, 1, 1, generator=g)
 
 
+def not_solved(name: str) -> str:
+    """What the check of exercise ``name`` prints on the stub, which still raises
+    ``NotImplementedError``."""
+    return f"{name}: {NOT_SOLVED}. Fill in the function, run its cell, then this one."
+
+
 def _check(name: str, student: Callable[..., Any],
            cases: Iterable[tuple[tuple[Any, ...], Any]],
            same: Callable[[Any, Any], bool]) -> bool:
@@ -64,7 +70,7 @@ def _check(name: str, student: Callable[..., Any],
         try:
             got = student(*args)
         except NotImplementedError:
-            print(f"{name}: {NOT_SOLVED}. Fill in the function, run its cell, then this one.")
+            print(not_solved(name))
             return False
         try:
             right = bool(same(got, expected))

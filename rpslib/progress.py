@@ -7,7 +7,11 @@ returns) and the website shows its redraws as a short log, one line each (the tr
 redraws about once per epoch, with the latest losses).
 
 Set the environment variable ``RPSLIB_PROGRESS=0`` to silence every bar (the test-suite
-does not need to, but a log file may want to).
+does not need to, but a log file may want to), or ``RPSLIB_PROGRESS=final`` to print each
+bar once, as it ends: only the line a terminal would finally show.  The website's build sets
+``final`` (``tools/sphinx_rps.py``), and the chapters' kernels inherit it: myst-nb 1.4 shows
+every redraw of a bar on a line of its own (it ends each streamed chunk with a newline before
+it applies the carriage returns), so a page would otherwise show a log of redraws.
 
 Other libraries choose for themselves: ``torch-lr-finder`` draws its bar with
 ``tqdm.autonotebook``, a widget inside a notebook.  ``plain_progress`` lends such a module the
@@ -30,12 +34,20 @@ from tqdm.std import TqdmExperimentalWarning, tqdm
 T = TypeVar("T")
 
 
+OFF = {"0", "false", "no", "off"}
+FINAL = "final"
+
+
+def _mode() -> str:
+    return os.environ.get("RPSLIB_PROGRESS", "1").strip().lower()
+
+
 def progress_enabled(disable: bool | None = None) -> bool:
     """Whether bars are shown: ``disable`` wins, else ``RPSLIB_PROGRESS`` (default on).
     """
     if disable is not None:
         return not disable
-    return os.environ.get("RPSLIB_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return _mode() not in OFF
 
 
 def progress(iterable: Iterable[T] | None = None, *, disable: bool | None = None,
@@ -59,7 +71,38 @@ def _text_settings(disable: bool | None, kwargs: dict[str, Any]) -> dict[str, An
     kwargs.setdefault("leave", True)
     kwargs.setdefault("mininterval", 0.5)  # fewer redraws: shorter logs and notebook outputs
     kwargs["disable"] = not progress_enabled(disable)
+    if _mode() == FINAL:
+        kwargs["file"] = FinalLines(kwargs["file"])
     return kwargs
+
+
+class FinalLines:
+    """A text file that writes each line as a terminal would finally show it.
+
+    A bar redraws its line in place: it writes a carriage return and its new state, and a line
+    break when it closes.  This keeps what follows the last carriage return and writes it once
+    the line ends, so a bar prints a single line (a bar that erases itself, ``leave=False``,
+    prints nothing).
+
+    Args:
+        file: where the finished lines go (the bar's ``file``, standard output by default).
+    """
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        if lines:
+            self.file.write("".join(line.rsplit("\r", 1)[-1] + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, ...: those of the file
+        return getattr(self.file, name)
 
 
 class TextBar(tqdm):

@@ -10,9 +10,10 @@ import nbformat
 import pytest
 
 from tools import api_links
-from tools.api_links import api_page, link_first_uses, target_of, to_sphinx, unlinked
+from tools.api_links import link_first_uses, target_of, to_sphinx, unlinked
+from tools.book import ROOT, api_page, chapters
 
-CHAPTERS = api_links.chapters()
+CHAPTERS = chapters()
 
 
 def _notebook(*markdown: str) -> nbformat.NotebookNode:
@@ -27,7 +28,7 @@ def test_the_page_is_the_published_site() -> None:
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
 def test_every_first_use_in_a_chapter_is_a_link(chapter: Path) -> None:
     nb = nbformat.read(chapter, as_version=4)
-    assert unlinked(nb) == [], "run: python tools/api_links.py"
+    assert unlinked(nb) == [], "run: python -m tools.api_links"
     assert api_links.CODE.search(nb.cells[0].source + "".join(
         cell.source for cell in nb.cells if cell.cell_type == "markdown"))
 
@@ -92,12 +93,14 @@ def test_the_build_fails_on_a_chapter_link_the_reference_lacks(
     logger.propagate, was = True, logger.propagate
     try:
         with caplog.at_level(logging.WARNING, logger="sphinx"):
-            sphinx_rps.missing_reference(None, None, node("rpslib.nothing", "book/08_x"), None)
-            assert "book/08_x links to rpslib.nothing" in caplog.text
+            app = SimpleNamespace(srcdir=str(ROOT))
+            chapter = "book/08_schedulers"
+            sphinx_rps.missing_reference(app, None, node("rpslib.nothing", chapter), None)
+            assert f"{chapter} links to rpslib.nothing" in caplog.text
             caplog.clear()
             # the API page's own type hints, and torch's names, are Sphinx's business
-            sphinx_rps.missing_reference(None, None, node("rpslib.nothing", "book/api"), None)
-            sphinx_rps.missing_reference(None, None, node("torch.Tensor", "book/08_x"), None)
+            sphinx_rps.missing_reference(app, None, node("rpslib.nothing", "book/api"), None)
+            sphinx_rps.missing_reference(app, None, node("torch.Tensor", chapter), None)
             assert caplog.text == ""
     finally:
         logger.propagate = was

@@ -8,7 +8,7 @@ those) would leave a reader of the website with no entry for it. Two checks:
   nothing public is excluded except a re-export documented with its own module, and every
   public name has the docstring (or ``#:`` comment, for a constant) autodoc needs;
 - the built page, once the website has been built from the current sources
-  (``python tools/build_site.py``, then ``pytest -m website``): every public name has its
+  (``make book``, then ``pytest -m website``): every public name has its
   entry, an element whose id is the name's full dotted path, and every "Introduced in
   chapter N" links to chapter N.
 
@@ -99,10 +99,10 @@ def test_every_public_name_has_a_docstring(module: str, name: str) -> None:
 def built_page() -> Any:
     """The built page, parsed; skips when it is missing or older than its sources."""
     if not BUILT_PAGE.exists():
-        pytest.skip("the website is not built: python tools/build_site.py")
-    sources = [API_PAGE, *sorted((ROOT / "rpslib").glob("*.py"))]
+        pytest.skip("the website is not built: make book")
+    sources = [API_PAGE, *sorted((ROOT / "rpslib").rglob("*.py"))]
     if BUILT_PAGE.stat().st_mtime < max(path.stat().st_mtime for path in sources):
-        pytest.skip("the website is older than rpslib or book/api.md: python tools/build_site.py")
+        pytest.skip("the website is older than rpslib or book/api.md: make book")
     # the book theme's dependency: in the book's environment, where make test checks the page
     bs4 = pytest.importorskip("bs4", reason="the built page is checked in the book's "
                               "environment (make test), which has the theme's BeautifulSoup")

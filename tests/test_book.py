@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
+from tools.book import ROOT, chapters, pages
 from tools.clean_notebooks import is_clean
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+CHAPTERS = chapters()  # those of _toc.yml, the one list of the book's pages
 # MyST-only syntax that Colab and Jupyter would show as raw text
 MYST_ONLY = re.compile(r"```\{|^:::|\{[a-z][\w:-]*\}`|^\(.+\)=$", re.MULTILINE)
 
 
 def tags(cell: nbformat.NotebookNode) -> set[str]:
     return set(cell.metadata.get("tags", []))
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", [])
-                                             for c in p.get("chapters", [])]
-    while stack:
-        entry = stack.pop()
-        files.append(entry["file"])
-        stack.extend(entry.get("sections", []))
-    return files
 
 
 @pytest.fixture(params=CHAPTERS, ids=[p.stem for p in CHAPTERS])
@@ -43,15 +30,15 @@ def test_there_are_chapters() -> None:
 
 
 def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists() -> None:
-    listed = toc_files()
-    for nb in CHAPTERS:
+    listed = pages()
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):  # every notebook of book/
         assert f"book/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
     for entry in listed:
         assert list(ROOT.glob(entry + ".*")), f"_toc.yml lists {entry}, which does not exist"
 
 
 def test_notebooks_are_committed_without_outputs(chapter: nbformat.NotebookNode) -> None:
-    assert is_clean(chapter), "run `make clean-notebooks` (tools/clean_notebooks.py)"
+    assert is_clean(chapter), "run `make clean-notebooks` (python -m tools.clean_notebooks)"
 
 
 def test_setup_cell_installs_rpslib_from_the_configured_repository(

@@ -23,8 +23,10 @@ import nbformat
 import pytest
 import tomllib
 
+from tools.book import chapters
+
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+CHAPTERS = chapters()
 
 # Colab's stock packages that the chapters may import without installing them (import names)
 COLAB_STOCK = frozenset({"torch", "torchvision", "numpy", "matplotlib", "PIL", "tqdm",

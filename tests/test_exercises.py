@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from rpslib import exercises
+from tools.book import chapters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -593,7 +594,7 @@ def forgets_return(*args: Any) -> None:
 def exercise_cells() -> list[tuple[str, str, str, str]]:
     """(chapter, function name, stub source, solution source) for every exercise."""
     found = []
-    for path in sorted((ROOT / "book").glob("*.ipynb")):
+    for path in chapters():
         nb = nbformat.read(path, as_version=4)
         stubs = [c.source for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
         solutions = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]

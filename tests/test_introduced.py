@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 import rpslib
+from tools.book import chapters
 
 ROOT = Path(__file__).resolve().parent.parent
 # the sentence may break between "in" and "chapter", as tools/sphinx_rps.py reads it too
@@ -25,7 +26,7 @@ TAG = re.compile(r"Introduced in\s+chapter (\d+)")
 
 def chapter_text(number: int) -> str | None:
     """All the sources of chapter ``number`` (book/0N_*.ipynb), or None if there is none."""
-    found = sorted((ROOT / "book").glob(f"{number:02d}_*.ipynb"))
+    found = [path for path in chapters() if path.name.startswith(f"{number:02d}_")]
     if not found:
         return None
     nb = nbformat.read(found[0], as_version=4)

@@ -19,7 +19,7 @@ from rpslib.recipes import standardized_loaders
 from tools import stand_in_report as recipe
 from tools.stand_in_report import Run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.lessons  # make test-lessons: about a minute
 
 REAL_MEAN = (0.850, 0.822, 0.812)  # the slides' normalizer on the real training set
 REAL_STD = (0.209, 0.251, 0.266)

@@ -67,6 +67,25 @@ def test_progress_can_be_silenced(monkeypatch: pytest.MonkeyPatch, env: str,
     assert bool(out.getvalue()) is shown
 
 
+def test_the_final_mode_prints_each_bar_once_as_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what the website's build sets: a page would show every redraw as a line of its own
+    monkeypatch.setenv("RPSLIB_PROGRESS", "final")
+    out = io.StringIO()
+    bar = progress(range(3), file=out, desc="Epochs", mininterval=0)
+    for _ in bar:
+        bar.set_postfix(loss=0.5)
+    assert out.getvalue().count("Epochs") == 1 and "\r" not in out.getvalue()
+    assert "3/3" in out.getvalue() and "loss=0.5" in out.getvalue()
+    assert out.getvalue().endswith("\n")
+    gone = io.StringIO()
+    list(progress(range(3), file=gone, leave=False, mininterval=0))  # erases itself: nothing
+    assert gone.getvalue() == ""
+    monkeypatch.setenv("RPSLIB_PROGRESS", "1")
+    redrawn = io.StringIO()
+    list(progress(range(3), file=redrawn, desc="Epochs", mininterval=0))
+    assert redrawn.getvalue().count("Epochs") > 1  # in a terminal or Jupyter: redraws
+
+
 def test_torch_threads_restores_even_after_an_error() -> None:
     before = torch.get_num_threads()
     target = 1 if before != 1 else 2

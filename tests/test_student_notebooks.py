@@ -1,26 +1,35 @@
 """The students' version of the chapters (tools/student_notebooks.py): no solution left in
-it, every exercise kept, and it still runs top to bottom with every check "not solved yet"."""
+it, every exercise kept, and no cell it keeps needs a solution.
+
+That the student versions run top to bottom with every check printing "not solved yet" is
+checked by running them: ``make test-oldest`` runs each under nbval, as written by
+``python -m tools.student_notebooks --expect-unsolved`` (its check cells expect that line)."""
 
 from __future__ import annotations
 
 import ast
 import copy
-import os
-from concurrent.futures import ThreadPoolExecutor
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
 
 from rpslib.exercises import NOT_SOLVED
-from tests.conftest import _ORIGINAL_DATA
+from tools.book import ROOT, chapters
 from tools.clean_notebooks import clean, is_clean
-from tools.student_notebooks import exercise_names, main, student_version, tags
+from tools.student_notebooks import (
+    exercise_names,
+    expect_unsolved,
+    main,
+    needs_a_solution,
+    student_version,
+    tags,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-CHAPTERS = sorted(BOOK.glob("*.ipynb"))
+CHAPTERS = chapters()
 # a body line this long is specific enough to be the solution's own; shorter ones ("try:",
 # "model(x)", "handle.remove()") also occur in the chapters' other cells
 SPECIFIC = 20
@@ -98,44 +107,62 @@ def test_the_command_writes_the_chapters_it_is_given(tmp_path: Path,
     assert not tagged(nb, "solution") and tagged(nb, "exercise")
 
 
-@pytest.fixture(scope="module")
-def executed() -> dict[str, nbformat.NotebookNode | BaseException]:
-    """Every chapter's student version, run top to bottom in a fresh kernel in book/ (where
-    the real chapter runs): the notebook with its outputs, or what went wrong.
-
-    They run two at a time, one kernel per core (most of a chapter's time is one core's:
-    imports, figures, single trainings): about 100 s for the eight instead of 170.
-    """
-    def run(path: Path) -> nbformat.NotebookNode | BaseException:
-        student = student_version(nbformat.read(path, as_version=4))
-        try:
-            NotebookClient(student, timeout=600, kernel_name="python3",
-                           resources={"metadata": {"path": str(BOOK)}}).execute()
-        except Exception as error:  # reported by the chapter's own test
-            return error
-        return student
-
-    with pytest.MonkeyPatch.context() as patch:
-        # the chapters' data root, as `make book` uses it (not the tests' empty one)
-        if _ORIGINAL_DATA is None:
-            patch.delenv("RPSLIB_DATA", raising=False)
+def bound(source: str) -> set[str]:
+    """The names a cell binds at its top level (functions, classes, assignments, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
         else:
-            patch.setenv("RPSLIB_DATA", _ORIGINAL_DATA)
-        workers = min(2, len(os.sched_getaffinity(0)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return dict(zip([path.stem for path in CHAPTERS], pool.map(run, CHAPTERS),
-                            strict=True))
+            for child in ast.walk(node):
+                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                    names.add(child.id)
+    return names
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_the_student_version_runs_top_to_bottom_with_every_check_unsolved(
-        path: Path, executed: dict[str, nbformat.NotebookNode | BaseException]) -> None:
-    student = executed[path.stem]
-    if isinstance(student, BaseException):
-        raise student
+def read(source: str) -> set[str]:
+    """The names a cell reads."""
+    return {node.id for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+def needing_a_solution(nb: nbformat.NotebookNode) -> list[str]:
+    """The cells the student version keeps that read a name only an exercise's stub or
+    solution binds: on the stub they would fail (or differ), so "Run all" would break.
+    The check cells (``exercise-check``) read them on purpose."""
+    names = exercise_names(nb)
+    answers = [c for c in nb.cells if c.cell_type == "code" and tags(c) & {"solution",
+                                                                          "exercise"}]
+    kept = [c for c in nb.cells if c.cell_type == "code" and c not in answers
+            and not needs_a_solution(c, names)]
+    only_answers = set().union(*(bound(c.source) for c in answers)) - set().union(
+        *(bound(c.source) for c in kept))
+    return [f"cell {nb.cells.index(c)} reads {sorted(read(c.source) & only_answers)}"
+            for c in kept if "exercise-check" not in tags(c) and read(c.source) & only_answers]
+
+
+def test_no_cell_the_student_version_keeps_needs_a_solution(
+        chapter: nbformat.NotebookNode) -> None:
+    assert needing_a_solution(chapter) == []
+
+
+def test_a_kept_cell_that_uses_an_exercise_is_found() -> None:
+    nb = nbformat.read(CHAPTERS[0], as_version=4)
+    name = exercise_names(nb)[0]
+    nb.cells.append(new_code_cell(f"result = {name}(images)\nprint(result)"))
+    assert needing_a_solution(nb) == [f"cell {len(nb.cells) - 1} reads {[name]}"]
+
+
+def test_ci_copies_expect_every_check_to_say_not_solved_yet(
+        chapter: nbformat.NotebookNode) -> None:
+    student = expect_unsolved(student_version(chapter))
     checks = tagged(student, "exercise-check")
     assert checks
     for cell in checks:
-        printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-        assert NOT_SOLVED in printed, f"{cell.source!r} printed {printed!r}"
+        assert "nbval-check-output" in tags(cell) and cell.execution_count is not None
+        printed = cell.outputs[0]["text"]
+        calls = re.findall(r"\bcheck_\w+\(", cell.source)
+        assert calls and printed.count(NOT_SOLVED) == len(calls), cell.source
+    assert tagged(student_version(chapter), "nbval-check-output") == []  # not the students'

@@ -2,6 +2,11 @@
 
     python -m pytest -m website tests/test_website.py      # after make book (or make test)
 
+First, without a browser, the built pages themselves: every chapter has its page, with
+executed output, no traceback, its Colab button, no embedded widget, API links that stay on
+the site, no Markdown table left as raw text, and no page shows a path of the machine that
+built it.
+
 It serves ``_build/html`` on 127.0.0.1 and visits every page of the table of contents in
 Debian's ``chromium`` (driven by Python ``playwright`` with ``executable_path``: never
 ``playwright install``), and checks what a reader would see: no JavaScript error (save the
@@ -30,9 +35,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import nbformat
 import pytest
-import yaml
 
-from tools.check_site import colab_url
+from tools.book import api_page, chapters, colab_url, pages
 
 pytestmark = pytest.mark.website
 
@@ -58,25 +62,69 @@ KNOWN_MISSING = {
 }
 
 
-def chapters() -> list[str]:
-    """The pages of _toc.yml (``book/<name>``), the root first."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [toc["root"]] + [entry["file"] for part in toc.get("parts", [])
-                            for entry in part["chapters"]]
-
-
 def browser_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """The built site served on 127.0.0.1; yields its base address."""
+def require_site() -> None:
+    """Skip (fail where CI requires the browser tests) when the website is not built."""
     if not (SITE / "index.html").exists():
         message = f"the website is not built ({SITE}): run make book first"
         if os.environ.get("RPS_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+# --- the built pages, read as files ---------------------------------------------------------
+
+
+@pytest.fixture(params=[p.stem for p in chapters()])
+def chapter_page(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(chapter stem, its built page's HTML)."""
+    require_site()
+    page = SITE / "book" / f"{request.param}.html"
+    assert page.exists(), f"{page} is missing: the chapter has no page"
+    return request.param, page.read_text(encoding="utf-8")
+
+
+def test_each_chapter_page_shows_the_outputs_of_its_run(chapter_page: tuple[str, str]) -> None:
+    stem, text = chapter_page
+    assert text.count('class="cell_output') >= 3, f"{stem} has fewer than 3 outputs: did it run?"
+    assert "Traceback" not in text and 'class="output traceback' not in text, (
+        f"{stem} shows a traceback")
+
+
+def test_each_chapter_page_is_the_websites_own(chapter_page: tuple[str, str]) -> None:
+    from bs4 import BeautifulSoup
+
+    stem, text = chapter_page
+    assert colab_url(stem) in text, f"{stem} has no 'Open in Colab' button"
+    assert "widget-view" not in text and "jupyter-widgets" not in text, (
+        f"{stem} embeds a widget, which shows as an empty box offline")
+    assert f'href="{api_page()}#' not in text, (
+        f"{stem} sends its readers to the published API page, not to this site's "
+        f"(tools/sphinx_rps.py: site_links)")
+    outputs = BeautifulSoup(text, "html.parser").select("div.cell_output")
+    assert not any("|---" in output.get_text() for output in outputs), (
+        f"{stem} shows a Markdown table as raw text")
+
+
+def test_no_page_shows_a_path_of_the_machine_that_built_it() -> None:
+    require_site()
+    paths = sorted(p for p in {str(ROOT), str(Path.home())} if len(p) > 1)
+    for page in sorted(SITE.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        shown = [path for path in paths if path in text]
+        assert shown == [], f"{page.relative_to(SITE)} shows {shown}"
+
+
+# --- the website in a browser ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The built site served on 127.0.0.1; yields its base address."""
+    require_site()
     handler = functools.partial(_QuietHandler, directory=str(SITE))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -150,7 +198,7 @@ def visits(server: str) -> dict[str, Visit]:
                                     headless=True, timeout=60_000)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
-            for page_name in chapters():
+            for page_name in pages():
                 url = urljoin(server, f"{page_name}.html")
                 visit = Visit(page_name, url)
                 page = context.new_page()
@@ -218,10 +266,10 @@ def test_formulas_render_as_math(visits: dict[str, Visit]) -> None:
 
 
 def test_the_menu_reaches_every_chapter(visits: dict[str, Visit]) -> None:
-    root = visits[chapters()[0]]
+    root = visits[pages()[0]]
     reached = {urlsplit(href).path.removesuffix(".html").lstrip("/")
                for href in root.facts["nav"]}
-    for page_name in chapters()[1:]:
+    for page_name in pages()[1:]:
         assert page_name in reached, f"the menu does not link to {page_name}"
 
 

@@ -1,7 +1,7 @@
 """Each chapter links an ``rpslib`` name to the API reference where its text first uses it.
 
-    python tools/api_links.py           # adds the missing links to book/*.ipynb
-    python tools/api_links.py --check   # exits 1, listing them, if a first use has no link
+    python -m tools.api_links           # adds the missing links to the chapters
+    python -m tools.api_links --check   # exits 1, listing them, if a first use has no link
 
 A link is plain Markdown to the published API page, so that it works wherever a reader meets
 the chapter (the website, Colab, GitHub, Jupyter)::
@@ -12,9 +12,9 @@ The address is ``html: baseurl`` of ``_config.yml`` followed by ``book/api.html`
 fragment is the name's id on that page: its full dotted path where it is defined (the
 re-export ``rpslib.data.download_rps`` is documented as ``rpslib.download.download_rps``),
 ``module-`` and the path for a module. The website does not send its readers to the
-published copy: ``tools/build_site.py`` turns each of these links into a Sphinx
-cross-reference (``to_sphinx``), so on the website it stays on the site, offline too, and a
-name that is not on the API page fails the build (``tools/sphinx_rps.py``).
+published copy: the book's Sphinx extension (``tools/sphinx_rps.py``) turns each of these
+links into a Sphinx cross-reference (``to_sphinx``) as it reads a chapter, so on the website
+it stays on the site, offline too, and a name that is not on the API page fails the build.
 
 What counts as a use of a name: a piece of inline code in the text (not in code cells, where
 a link cannot go) that is an ``rpslib`` name, optionally followed by a call's parentheses:
@@ -37,27 +37,15 @@ from types import ModuleType
 from typing import Any
 
 import nbformat
-import yaml
+
+from tools.book import api_page, chapters
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOK = ROOT / "book"
 
 # inline code, possibly already the text of a Markdown link: [`name`](address)
 CODE = re.compile(r"(\[)?`([^`\n]+)`(\]\(([^)\s]+)\))?")
 # a name, optionally called: lr_sequence, lr_sequence(), lr_sequence(scheduler, n_steps)
 NAME = re.compile(r"^([A-Za-z_][\w.]*)(\(.*\))?$")
-
-
-@lru_cache(maxsize=1)
-def book_config() -> dict[str, Any]:
-    """``_config.yml``, read once (do not change it: copy it first)."""
-    config: dict[str, Any] = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    return config
-
-
-def api_page() -> str:
-    """The published API page's address, from ``html: baseurl`` in ``_config.yml``."""
-    return f"{book_config()['html']['baseurl'].rstrip('/')}/book/api.html"
 
 
 def public_modules() -> list[ModuleType]:
@@ -200,14 +188,10 @@ def _api_link() -> re.Pattern[str]:
     return re.compile(rf"\[`([^`\n]+)`\]\({re.escape(api_page())}#(?:module-)?([\w.]+)\)")
 
 
-def chapters() -> list[Path]:
-    return sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
-
-
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     status = 0
-    for path in chapters():
+    for path in chapters():  # the chapters of _toc.yml
         nb = nbformat.read(path, as_version=4)
         if check:
             for problem in unlinked(nb):

@@ -1,6 +1,6 @@
 """Check that an environment holds exactly the versions a requirements file pins.
 
-    python tools/check_versions.py requirements-oldest.txt
+    python -m tools.check_versions requirements-oldest.txt
 
 ``make test-oldest`` runs it after installing rpslib with ``--no-deps``: had anything pulled in
 a newer torch or numpy, the oldest-versions run would prove nothing. Exits 1 and names every

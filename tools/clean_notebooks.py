@@ -1,17 +1,17 @@
 """Strip outputs and execution counts from the chapters, as they must be committed.
 
-    python tools/clean_notebooks.py            # cleans every notebook in book/
-    python tools/clean_notebooks.py --check    # exits 1 if one is not clean (CI uses this)
+    python -m tools.clean_notebooks            # cleans every chapter of _toc.yml
+    python -m tools.clean_notebooks --check    # exits 1 if one is not clean (CI uses this)
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import nbformat
 
-BOOK = Path(__file__).resolve().parent.parent / "book"
+from tools.book import ROOT, chapters
+
 VOLATILE_METADATA = ("execution", "collapsed", "scrolled")
 
 
@@ -36,7 +36,7 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     dirty = []
-    for path in sorted(BOOK.glob("*.ipynb")):
+    for path in chapters():
         nb = nbformat.read(path, as_version=4)
         if is_clean(nb) and "widgets" not in nb.metadata:
             continue
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
         if not check:
             nbformat.write(clean(nb), path)
     for path in dirty:
-        print(f"{'not clean' if check else 'cleaned'}: {path.relative_to(BOOK.parent)}")
+        print(f"{'not clean' if check else 'cleaned'}: {path.relative_to(ROOT)}")
     return 1 if check and dirty else 0
 
 

@@ -1,6 +1,6 @@
 """Grade the exercises of the notebooks students hand back: one table, a row per student.
 
-    python tools/grade.py SUBMISSIONS_DIR [--out DIR] [--timeout SECONDS] [--book DIR]
+    python -m tools.grade SUBMISSIONS_DIR [--out DIR] [--timeout SECONDS] [--book DIR]
 
 Each ``*.ipynb`` in SUBMISSIONS_DIR is one student's (the file's stem is the student's name).
 For each, in turn:
@@ -54,9 +54,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.clean_notebooks import clean  # noqa: E402
-from tools.student_notebooks import exercise_names, tags  # noqa: E402
+from tools.clean_notebooks import clean
+from tools.student_notebooks import exercise_names, tags
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"

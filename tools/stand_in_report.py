@@ -11,7 +11,7 @@ with the channel statistics and each run's accuracies.
 
 Usage::
 
-    python tools/stand_in_report.py [FOLDER]
+    python -m tools.stand_in_report [FOLDER]
 
 ``FOLDER`` holds ``rps/`` and ``rps-test-set/`` drawn by ``rpslib.handgen`` (or is a data root
 holding ``synthetic/``); by default the stand-in of ``$RPSLIB_DATA`` (else ``~/.cache/rpslib``),
@@ -186,7 +186,7 @@ def _split_folders(folder: Path) -> tuple[Path, Path]:
 
 
 def main(argv: Sequence[str]) -> None:
-    """``python tools/stand_in_report.py [FOLDER]``: print the report."""
+    """``python -m tools.stand_in_report [FOLDER]``: print the report."""
     torch.set_num_threads(1)  # see ENVIRONMENT.md: two threads crawl on a busy 2-core machine
     if argv:
         train_dir, test_dir = _split_folders(Path(argv[0]).expanduser())

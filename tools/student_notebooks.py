@@ -1,7 +1,8 @@
 """Write the students' version of the chapters: the exercises without their solutions.
 
-    python tools/student_notebooks.py OUT_DIR                 # every chapter in book/
-    python tools/student_notebooks.py OUT_DIR 07_momentum ... # some chapters (names or paths)
+    python -m tools.student_notebooks OUT_DIR                 # every chapter of _toc.yml
+    python -m tools.student_notebooks OUT_DIR 07_momentum ... # some chapters (names or paths)
+    python -m tools.student_notebooks --expect-unsolved OUT_DIR  # for nbval (make test-oldest)
     make student-notebooks                                    # every chapter, to _build/student
 
 Each solution cell (tagged ``solution``, CONTRIBUTING.md "Exercises") is removed; the task,
@@ -10,7 +11,11 @@ version goes top to bottom with every check printing "not solved yet". So do the
 checks (tag ``check``) that call an exercise's function: they test the solution, and on the
 stub they would stop "Run all" with NotImplementedError (chapters 4 and 6 have one). Every
 other cell is kept as it is, with outputs and execution counts cleared
-(tools/clean_notebooks.py).
+(``tools/clean_notebooks.py``).
+
+With ``--expect-unsolved`` each check cell also carries the output it must print on the stub
+("<name>: not solved yet. ...") and the tag ``nbval-check-output``, so that
+``pytest --nbval-lax`` fails a check that says anything else: CI's copy, never the students'.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.clean_notebooks import clean  # noqa: E402
+from tools.book import chapters
+from tools.clean_notebooks import clean
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 SOLUTION = "solution"
@@ -70,10 +75,30 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return clean(student)
 
 
+def expect_unsolved(student: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``student`` with each check cell expecting, under nbval, the "not solved yet" line."""
+    from rpslib.exercises import not_solved
+
+    for cell in student.cells:
+        if "exercise-check" not in tags(cell):
+            continue
+        checked = re.findall(r"\bcheck_(\w+)\(", cell.source)
+        cell.metadata["tags"] = [*cell.metadata.get("tags", []), "nbval-check-output"]
+        cell.execution_count = 1  # nbval compares only the outputs of a cell that ran
+        cell.outputs = [nbformat.v4.new_output(
+            "stream", name="stdout", text="".join(f"{not_solved(n)}\n" for n in checked))]
+        if cell.source.rstrip().endswith(";"):
+            # nbval runs cells outside IPython's history, where a final ";" does not hide
+            # the value: there, the check's False ("not solved", so "Run all" goes on) shows
+            cell.outputs.append(nbformat.v4.new_output(
+                "execute_result", data={"text/plain": "False"}, execution_count=1))
+    return student
+
+
 def chapter_paths(names: list[str]) -> list[Path]:
-    """The chapters named (``07_momentum``, ``07_momentum.ipynb`` or a path), or all of book/."""
+    """The chapters named (``07_momentum``, ``07_momentum.ipynb`` or a path), or all of them."""
     if not names:
-        return sorted(BOOK.glob("*.ipynb"))
+        return chapters()
     paths = []
     for name in names:
         given = Path(name)
@@ -89,12 +114,16 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if argv else 2
+    expect = "--expect-unsolved" in argv
+    argv = [arg for arg in argv if arg != "--expect-unsolved"]
     out_dir, names = Path(argv[0]), argv[1:]
     paths = chapter_paths(names)
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         student = student_version(nb)
+        if expect:
+            student = expect_unsolved(student)
         target = out_dir / path.name
         nbformat.write(student, target)
         solutions = sum(SOLUTION in tags(c) for c in nb.cells)
