@@ -58,13 +58,14 @@ test-fast: lint
 	$(BIN)/python -m tools.clean_notebooks --check
 	$(PYTEST) -m "not slow and not website and not lessons"
 
-# The README's test command: the fast tier, every chapter once (the website's build), the
-# website in a browser, the built API page, and the short slow tests (the grader, the
-# packaging, a fresh interpreter, a toy book built as this one is).
+# The README's test command: the fast tier, every chapter once (run two at a time into the
+# build's cache, then the website's build reads them from it: 53 s instead of 75 s on 2
+# cores), the website in a browser, the built API page, and the short slow tests (the
+# grader, the packaging, a fresh interpreter, a toy book built as this one is).
 test: test-fast browser data
+	$(BIN)/python -m tools.chapter_cache
 	$(BUILD_BOOK)
-	$(PYTEST) -m website tests/test_website.py tests/test_api_reference.py
-	$(PYTEST) -m "slow and not lessons"
+	$(PYTEST) -m "website or (slow and not lessons)"
 
 # rpslib on the oldest versions pyproject.toml declares (requirements-oldest.txt), in a second
 # environment: rpslib installed there without changing them, then the unit tests, and every

@@ -22,7 +22,7 @@ pytest.importorskip("sphinx", reason="the book's environment builds the website;
 
 from docutils import nodes  # noqa: E402
 
-from tools import sphinx_rps  # noqa: E402
+from tools import chapter_cache, sphinx_rps  # noqa: E402
 from tools.api_links import api_page  # noqa: E402
 from tools.book import ROOT, chapters  # noqa: E402
 
@@ -140,17 +140,28 @@ def test_the_code_key_changes_with_rpslib_the_pins_and_the_dataset(tmp_path: Pat
     module = tmp_path / "rpslib" / "sub" / "m.py"
     module.write_text("x = 1\n")
     (tmp_path / "requirements.txt").write_text("torch==1\n")
-    keys = [sphinx_rps.code_key(tmp_path)]
-    assert sphinx_rps.code_key(tmp_path) == keys[0]  # the same code, the same key
+    keys = [chapter_cache.code_key(tmp_path)]
+    assert chapter_cache.code_key(tmp_path) == keys[0]  # the same code, the same key
     module.write_text("x = 2\n")
-    keys.append(sphinx_rps.code_key(tmp_path))
+    keys.append(chapter_cache.code_key(tmp_path))
     (tmp_path / "requirements.txt").write_text("torch==2\n")
-    keys.append(sphinx_rps.code_key(tmp_path))
+    keys.append(chapter_cache.code_key(tmp_path))
     stand_in = Path(os.environ["RPSLIB_DATA"]) / "synthetic"
     stand_in.mkdir(parents=True)
     (stand_in / ".rps-generated.json").write_text('{"version": 3}')
-    keys.append(sphinx_rps.code_key(tmp_path))
+    keys.append(chapter_cache.code_key(tmp_path))
     assert len(set(keys)) == len(keys)
+
+
+def test_the_cache_is_emptied_only_when_its_key_changes(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    assert not chapter_cache.empty_if_stale(folder, "a")  # nothing to empty
+    (folder / "executed").mkdir()  # a run cached with the code "a"
+    assert not chapter_cache.empty_if_stale(folder, "a")
+    assert (folder / "executed").is_dir()
+    assert chapter_cache.empty_if_stale(folder, "b")
+    assert not (folder / "executed").exists()
+    assert (folder / chapter_cache.KEY_FILE).read_text() == "b"
 
 
 # --- a toy book, built as make test builds the real one ----------------------------------------
@@ -216,15 +227,19 @@ def ran(output: str) -> list[str]:
     return sorted(set(re.findall(r"book/(\w+)\.ipynb: Executing notebook", output)))
 
 
-@pytest.mark.slow  # four builds of a two-chapter book: about 15 s
+@pytest.mark.slow  # a two-chapter book, filled and built four times: about 20 s
 # what Jupyter Book's own extensions say as they build (in this process, so pytest shows it)
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::FutureWarning",
                             "ignore::DeprecationWarning")
 def test_jupyter_book_builds_runs_each_chapter_once_and_caches(tmp_path: Path) -> None:
     write_toy(tmp_path, failing=True)
+    with pytest.MonkeyPatch.context() as patch:  # make test fills the cache first
+        patch.setenv("RPSLIB_PROGRESS", "1")
+        failed = chapter_cache.fill(tmp_path)
+    assert [Path(path).name for path in failed] == ["02_b.ipynb"]
 
-    code, output = build(tmp_path)  # a failing check fails the build and names the chapter
-    assert code != 0 and ran(output) == ["01_a", "02_b"]
+    code, output = build(tmp_path)  # from the cache, but a chapter that failed runs again,
+    assert code != 0 and ran(output) == ["02_b"]  # fails the build and is named
     assert "02_b.ipynb: WARNING: Executing notebook failed" in output
     report = (tmp_path / "_build" / "html" / "reports" / "book" / "02_b.err.log").read_text()
     assert "assert x == 2, 'a check that fails'" in report and "AssertionError" in report

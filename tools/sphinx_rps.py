@@ -28,7 +28,6 @@ extension, loaded through ``sphinx: local_extensions`` in ``_config.yml``, adds:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import inspect
 import json
 import os
@@ -53,11 +52,11 @@ from sphinx.util.docutils import SphinxDirective
 
 from tools import book
 from tools.api_links import to_sphinx
+from tools.chapter_cache import code_key, empty_if_stale
 
 logger = logging.getLogger(__name__)
 
 GATE = 2.0  # a chapter fails the build only past this multiple of its budget
-KEY_FILE = "rps-code-key.txt"  # in the jupyter-cache folder: what the cached runs imported
 LIBRARIES = ("torch", "torchvision", "numpy", "matplotlib", "pillow", "jupyter-book",
              "myst-nb")
 DATASET = "rps_dataset"  # per chapter, in myst-nb's document data: the setup cell's line
@@ -160,66 +159,34 @@ def final_progress_lines(app: Sphinx) -> None:
 # --- 4. the cache follows the code ----------------------------------------------------------
 
 
-def code_key(srcdir: Path) -> str:
-    """A digest of what the chapters' runs depend on beyond their own code: ``rpslib``'s
-    sources, the pinned environment, and the dataset the chapters find (its marker)."""
-    from rpslib.data import default_root
-
-    digest = hashlib.sha256()
-    files = sorted((srcdir / "rpslib").rglob("*.py")) + [srcdir / "requirements.txt"]
-    root = default_root()
-    markers = [root / "real" / ".rps-complete.json", root / "synthetic" / ".rps-generated.json"]
-    for path in files + markers:
-        digest.update(path.relative_to(srcdir).as_posix().encode() if path.is_relative_to(
-            srcdir) else str(path).encode())
-        digest.update(path.read_bytes() if path.is_file() else b"-")
-    return digest.hexdigest()
-
-
 def cache_folder(app: Sphinx) -> Path:
-    return Path(app.env.mystnb_config.execution_cache_path)
+    return Path(app.env.mystnb_config.execution_cache_path)  # type: ignore[attr-defined]
 
 
 def check_cache(app: Sphinx) -> None:
     """``builder-inited``: empty the cache if it was filled by other code or data."""
-    key = code_key(Path(app.srcdir))
-    folder = cache_folder(app)
-    stored = folder / KEY_FILE
-    app.env.rps_code_changed = False  # type: ignore[attr-defined]
-    if stored.is_file() and stored.read_text(encoding="utf-8") == key:
-        return
-    if folder.is_dir() and any(folder.iterdir()):
-        from jupyter_cache import get_cache
-
+    app.rps_code_key = code_key(Path(app.srcdir))  # type: ignore[attr-defined]
+    if empty_if_stale(cache_folder(app), app.rps_code_key):  # type: ignore[attr-defined]
         logger.info("rpslib, requirements.txt or the dataset changed since the chapters "
-                    "ran: emptying %s, every chapter runs again", folder)
-        get_cache(str(folder)).clear_cache()
-    app.env.rps_code_changed = True  # type: ignore[attr-defined]
-    app.env.rps_code_key = key  # type: ignore[attr-defined]
+                    "ran: emptied %s, every chapter runs again", cache_folder(app))
 
 
 def outdated(app: Sphinx, env: Any, added: set[str], changed: set[str],
              removed: set[str]) -> list[str]:
-    """``env-get-outdated``: the chapters to read (so run) again although their file did not
-    change: all of them after a change of code, else those whose last run failed."""
+    """``env-get-outdated``: the chapters to read (so run, or take from the cache) again
+    although their file did not change: all of them if the pages were made with other code,
+    else those whose last run failed."""
     chapters = [doc for doc in chapter_docs(Path(app.srcdir)) if doc in env.all_docs]
-    if getattr(env, "rps_code_changed", False):
+    if getattr(env, "rps_code_key", None) != getattr(app, "rps_code_key", None):
         return chapters
-    failed = []
-    for doc in chapters:
-        data = NbMetadataCollector.get_exec_data(env, doc)
-        if data is not None and not data.get("succeeded", True):
-            failed.append(doc)
-    return failed
+    return [doc for doc in chapters
+            if not (NbMetadataCollector.get_exec_data(env, doc) or {}).get("succeeded", True)]
 
 
-def remember_key(app: Sphinx, exception: Exception | None) -> None:
-    """``build-finished``: the cache now holds runs of this code (the environment is saved)."""
-    key = getattr(app.env, "rps_code_key", None)
-    if exception is None and key is not None:
-        folder = cache_folder(app)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / KEY_FILE).write_text(key, encoding="utf-8")
+def remember_key(app: Sphinx, env: Any) -> None:
+    """``env-updated``: the pages now in the environment were made with this code (saved
+    with the environment, so a build killed before that reads them again)."""
+    env.rps_code_key = getattr(app, "rps_code_key", None)
 
 
 # --- 5. budgets -----------------------------------------------------------------------------
@@ -443,7 +410,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", final_progress_lines)
     app.connect("builder-inited", check_cache, priority=900)  # after myst-nb's configuration
     app.connect("env-get-outdated", outdated)
-    app.connect("build-finished", remember_key)
+    app.connect("env-updated", remember_key)
     app.connect("doctree-read", find_dataset)
     app.connect("env-updated", check_budgets)
     app.add_node(BuildInfoNode)
