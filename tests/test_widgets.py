@@ -76,7 +76,7 @@ def test_the_chapter_hides_the_slider_on_the_website_and_shows_a_figure_beside_i
     i = widget_cells[0]
     tags = set(code[i].metadata.get("tags", []))
     # remove-output: no dead control on the page; skip-execution: the website's build never
-    # makes the widget, so no widget state is embedded (tools/check_site.py fails on it)
+    # makes the widget, so no widget state is embedded (the website tests fail on it)
     assert {"remove-output", "skip-execution"} <= tags
     # right before it (only prose between), the static figure of the same story
     figure = code[i - 1]
