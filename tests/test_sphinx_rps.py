@@ -244,6 +244,9 @@ def test_jupyter_book_builds_runs_each_chapter_once_and_caches(tmp_path: Path) -
     report = (tmp_path / "_build" / "html" / "reports" / "book" / "02_b.err.log").read_text()
     assert "assert x == 2, 'a check that fails'" in report and "AssertionError" in report
 
+    code, output = build(tmp_path)  # unchanged, a failed chapter still runs again
+    assert code != 0 and ran(output) == ["02_b"]
+
     nb = nbformat.read(tmp_path / "book" / "02_b.ipynb", as_version=4)
     nb.cells[2].source = "x"
     nbformat.write(nb, tmp_path / "book" / "02_b.ipynb")
