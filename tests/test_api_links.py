@@ -82,12 +82,12 @@ def test_the_build_fails_on_a_chapter_link_the_reference_lacks(
         caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("sphinx", reason="the book's environment builds the website; the "
                         "oldest-versions one has no Sphinx")
+    from sphinx.addnodes import pending_xref
+
     from tools import sphinx_rps
 
-    def node(target: str, document: str) -> SimpleNamespace:
-        attributes = {"reftarget": target, "refdoc": document, "refdomain": "py"}
-        return SimpleNamespace(get=lambda key, default=None: attributes.get(key, default),
-                               source=None, line=None)
+    def node(target: str, document: str) -> pending_xref:
+        return pending_xref(reftarget=target, refdoc=document, refdomain="py")
 
     logger = logging.getLogger("sphinx.tools.sphinx_rps")
     logger.propagate, was = True, logger.propagate

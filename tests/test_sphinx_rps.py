@@ -212,13 +212,20 @@ def build(root: Path) -> tuple[int, str]:
     In this process (Jupyter Book builds in a docutils namespace of its own), so that each
     build does not pay for importing torch and Sphinx again.
     """
+    import logging
+
     from click.testing import CliRunner
     from jupyter_book.cli.main import main
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("RPSLIB_PROGRESS", "1")  # the build, not the tests, sets the mode
-        result = CliRunner().invoke(main, ["build", ".", "-W", "--keep-going"])
+    sphinx_logger = logging.getLogger("sphinx")  # Sphinx sets it up for its build: put back
+    saved = (sphinx_logger.handlers[:], sphinx_logger.level, sphinx_logger.propagate)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(root)
+            patch.setenv("RPSLIB_PROGRESS", "1")  # the build, not the tests, sets the mode
+            result = CliRunner().invoke(main, ["build", ".", "-W", "--keep-going"])
+    finally:
+        sphinx_logger.handlers[:], sphinx_logger.level, sphinx_logger.propagate = saved
     return result.exit_code, result.output
 
 

@@ -62,10 +62,11 @@ LIBRARIES = ("torch", "torchvision", "numpy", "matplotlib", "pillow", "jupyter-b
 DATASET = "rps_dataset"  # per chapter, in myst-nb's document data: the setup cell's line
 
 
-def chapter_docs(srcdir: Path) -> list[str]:
+@lru_cache(maxsize=8)  # read once per build, not once per page or reference
+def chapter_docs(srcdir: Path) -> tuple[str, ...]:
     """The chapters' document names (``book/03_dropout``), in the order of ``_toc.yml``."""
-    return [path.relative_to(srcdir).with_suffix("").as_posix()
-            for path in book.chapters(srcdir)]
+    return tuple(path.relative_to(srcdir).with_suffix("").as_posix()
+                 for path in book.chapters(srcdir))
 
 
 # --- 1. "Introduced in chapter N" -----------------------------------------------------------
