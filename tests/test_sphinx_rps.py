@@ -75,7 +75,7 @@ def test_the_status_table_adds_each_chapters_budget_and_verdict() -> None:
     env.titles[over] = nodes.title(text="2. A title")
     table = sphinx_rps.budget_columns(env, "book/status", ROOT)
     rows = [[entry.astext() for entry in row.children] for row in table.findall(nodes.row)]
-    assert rows[0][-2:] == ["Budget (s)", "Verdict"]
+    assert rows[0][0] == "Chapter" and rows[0][-2:] == ["Budget (s)", "Verdict"]
     assert len(rows) == 1 + len(docs())
     verdicts = {row[0]: row[-1] for row in rows[1:]}
     assert verdicts["2. A title"] == "over budget"  # the chapter's title, not its file

@@ -328,6 +328,7 @@ def budget_columns(env: Any, docname: str, srcdir: Path) -> nodes.table:
     group.insert(len(group.children) - 2, nodes.colspec(colwidth=1))
     group.insert(len(group.children) - 2, nodes.colspec(colwidth=1))
     head = next(iter(group.findall(nodes.thead)))
+    next(iter(head.findall(nodes.Text))).parent.replace_self(_paragraph("Chapter"))
     head.children[0] += [nodes.entry("", _paragraph("Budget (s)")),
                          nodes.entry("", _paragraph("Verdict"))]
     body = next(iter(group.findall(nodes.tbody)))
