@@ -267,8 +267,11 @@ def suggest_lrs(tracking: dict[str, list[float]], skip_start: int = 10,
     - ``"steepest"``: where the smoothed loss falls fastest against log10(lr) (as
       ``torch-lr-finder``, ignoring the first ``skip_start`` and last ``skip_end`` points,
       whose slopes are noise and divergence);
-    - ``"valley"``: fastai's rule: the longest stretch over which the loss keeps falling,
-      and a point about two thirds of the way down it (robust to a noisy curve);
+    - ``"valley"``: fastai's rule: the longest run of points over which the loss keeps
+      falling (each lower than the one before, not necessarily neighbours), and a point
+      about half-way along it in log-lr (fastai's code takes ``L // 3 + L // 6`` points of
+      the run's span ``L``, although the rule is often described as "two thirds"); robust to
+      a noisy curve;
     - ``"min/10"``: the learning rate of the lowest loss divided by 10 (the loss is lowest
       just before it blows up; a tenth of that is safely below).
 
@@ -290,7 +293,11 @@ def suggest_lrs(tracking: dict[str, list[float]], skip_start: int = 10,
 
 
 def _valley(losses: np.ndarray) -> int:
-    """fastai's "valley": the longest decreasing run of losses, 2/3 of the way along it."""
+    """fastai's "valley": the longest decreasing run of losses, about half-way along it.
+
+    As fastai computes it: the run's span ``L`` (first to last index) in thirds, then one
+    third and half a third further, ``int(L/3) + int(L/6)``: half-way, not two thirds.
+    """
     n = len(losses)
     run = [1] * n  # run[i]: longest decreasing subsequence ending at point i
     best_start, best_end = 0, 0

@@ -276,7 +276,10 @@ class Run:
     """One optimizer's run in ``compare_optimizers``: its losses and its parameter paths.
 
     ``paths[layer][name]`` is a tensor ``(n_steps + 1, *shape)``: the starting value, then the
-    value after each training step.
+    value after each training step.  ``shuffles`` is the state the run left the training
+    loader's own generator in (``None`` if the loader has none): runs that started it from
+    the same seed and left it in the same state drew the same numbers from it, so they saw
+    the same mini-batches in every epoch.
 
     Introduced in chapter 6.
     """
@@ -285,6 +288,7 @@ class Run:
     val_losses: list[float]
     paths: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     step_losses: list[float] = field(default_factory=list)
+    shuffles: Tensor | None = None
 
 
 def compare_optimizers(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
@@ -299,7 +303,10 @@ def compare_optimizers(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Ten
         loss_fn: e.g. ``nn.MSELoss()``.
         optimizers: name -> a function of the parameters that makes the optimizer, e.g.
             ``{"SGD": lambda p: torch.optim.SGD(p, lr=0.1), "Adam": lambda p: Adam(p, lr=0.1)}``.
-        train_loader, val_loader: the data, the same for every run.
+        train_loader, val_loader: the data, the same for every run.  Give the training
+            loader a generator of its own (``DataLoader(..., shuffle=True,
+            generator=torch.Generator())``): every run then seeds it with ``seed`` and sees
+            the same mini-batches in every epoch, whatever else draws random numbers.
         n_epochs: how long each run trains.
         layers: layers whose parameter paths to record (``capture_parameters``).
         seed: every run starts its random numbers from it (the same mini-batch order).
@@ -330,6 +337,8 @@ def compare_optimizers(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Ten
             arch.train(n_epochs, seed=seed, progress=False)
         paths = {layer: {p: captured.stacked(layer, p) for p in captured[layer]}
                  for layer in layers} if captured is not None else {}
-        runs[name] = Run(arch.losses, arch.val_losses, paths, step_losses.losses)
+        rng = arch.rng_state()
+        runs[name] = Run(arch.losses, arch.val_losses, paths, step_losses.losses,
+                         None if rng is None else rng["generator"])
     return runs
 

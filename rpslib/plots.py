@@ -824,7 +824,7 @@ def plot_sgd_directions(gradients: Tensor | np.ndarray | Sequence[float],
 
 def plot_lr_schedule(scheduler: Any, n_steps: int, ax: Axes | None = None,
                      metrics: Sequence[float] | None = None, title: str | None = None,
-                     momentum: bool = False) -> Figure:
+                     momentum: bool = False, steps_per_epoch: int | None = None) -> Figure:
     """The learning rate a scheduler gives at each of ``n_steps`` steps, from its state now.
 
     The rates come from ``rpslib.schedulers.lr_sequence``, which steps a copy: the scheduler
@@ -834,28 +834,35 @@ def plot_lr_schedule(scheduler: Any, n_steps: int, ax: Axes | None = None,
         scheduler: a PyTorch learning-rate scheduler (``ReduceLROnPlateau`` too).
         n_steps: how many steps to draw; a step is an epoch, or a mini-batch for the
             schedulers ``Architecture.set_lr_scheduler`` steps per mini-batch (the x label
-            says which).
+            says which; ``CosineAnnealingWarmRestarts`` counts epochs unless
+            ``steps_per_epoch`` is given).
         ax: where to draw; ``None`` makes a new 5x3 figure.
         metrics: for ``ReduceLROnPlateau``, the validation loss at each step, (n_steps,).
         title: the axes' title (default: the scheduler's class name).
         momentum: also draw the momentum at each step (dashed, on a right-hand axis), e.g.
             to see ``CyclicLR`` cycle it against the rate.
+        steps_per_epoch: mini-batches per epoch, for ``CosineAnnealingWarmRestarts``: stepped
+            with the fractional epoch, as the trainer does (``lr_sequence``).
 
     Introduced in chapter 8.
     """
     from rpslib.schedulers import is_per_batch, lr_sequence, momentum_sequence
 
     fig, ax = _figure_and_axes(ax, figsize=(5, 3))
-    rates = lr_sequence(scheduler, n_steps, metrics)  # from a copy: scheduler stays as it is
+    rates = lr_sequence(scheduler, n_steps, metrics, steps_per_epoch)  # on a copy
     steps = np.arange(n_steps)
     ax.plot(steps, rates, color="tab:blue", linewidth=1.5, label="learning rate")
-    ax.set_xlabel("mini-batch" if is_per_batch(scheduler) else "epoch")
+    # warm restarts stepped without the fractional epoch count each step as an epoch
+    restarts = type(scheduler).__name__ == "CosineAnnealingWarmRestarts"
+    by_batch = is_per_batch(scheduler) and not (restarts and steps_per_epoch is None)
+    ax.set_xlabel("mini-batch" if by_batch else "epoch")
     ax.set_ylabel("learning rate")
     ax.set_title(title if title is not None else type(scheduler).__name__, fontsize=10)
     ax.set_ylim(bottom=0)
     if momentum:
         right = ax.twinx()
-        right.plot(steps, momentum_sequence(scheduler, n_steps, metrics), color="tab:orange",
-                   linestyle="--", linewidth=1.2, label="momentum")
+        momenta = momentum_sequence(scheduler, n_steps, metrics, steps_per_epoch)
+        right.plot(steps, momenta, color="tab:orange", linestyle="--", linewidth=1.2,
+                   label="momentum")
         right.set_ylabel("momentum", color="tab:orange")
     return fig

@@ -37,7 +37,9 @@ def standardized_loaders(train_dir: Path | str, test_dir: Path | str, size: int 
 
     Returns the training loader (shuffled), the validation loader (in file order) and the
     normalizer (its ``mean`` and ``std`` per channel are the training statistics).  Images
-    are (N, 3, size, size).
+    are (N, 3, size, size).  The training loader shuffles with a generator of its own, which
+    ``Architecture.train(seed=...)`` seeds: models trained from the same seed see the same
+    mini-batches in every epoch, whatever else (dropout) draws random numbers.
     """
     train = load_tensors(train_dir, size=size)
     test = load_tensors(test_dir, size=size, classes=train.classes)
@@ -45,7 +47,7 @@ def standardized_loaders(train_dir: Path | str, test_dir: Path | str, size: int 
     x, y = train.tensors
     xv, yv = test.tensors
     train_loader = DataLoader(TensorDataset(normalizer(x), y), batch_size=batch_size,
-                              shuffle=True)
+                              shuffle=True, generator=torch.Generator())
     val_loader = DataLoader(TensorDataset(normalizer(xv), yv), batch_size=batch_size)
     return train_loader, val_loader, normalizer
 

@@ -150,19 +150,25 @@ def detach_stale(arch: Architecture) -> None:
 
 
 def lr_sequence(scheduler: Scheduler, n_steps: int,
-                metrics: Sequence[float] | None = None) -> list[float]:
+                metrics: Sequence[float] | None = None,
+                steps_per_epoch: int | None = None) -> list[float]:
     """The learning rates ``scheduler`` would give over ``n_steps`` steps, from its state now.
 
     Works on a deep copy: the reader's scheduler and optimizer are left exactly as they were.
     ``metrics`` feeds a ``ReduceLROnPlateau`` one value per step (e.g. validation losses).
+    ``steps_per_epoch``: the steps are mini-batches, that many per epoch; a
+    ``CosineAnnealingWarmRestarts`` is then stepped with the fractional epoch, as the trainer
+    steps it (so ``T_0`` counts epochs). Without it, each of its steps counts as an epoch.
 
     Introduced in chapter 8.
     """
-    return _sequence(scheduler, n_steps, metrics, lambda group: float(group["lr"]))
+    return _sequence(scheduler, n_steps, metrics, lambda group: float(group["lr"]),
+                     steps_per_epoch)
 
 
 def momentum_sequence(scheduler: Scheduler, n_steps: int,
-                      metrics: Sequence[float] | None = None) -> list[float]:
+                      metrics: Sequence[float] | None = None,
+                      steps_per_epoch: int | None = None) -> list[float]:
     """The momentum ``scheduler`` would leave in the optimizer at each of ``n_steps`` steps.
 
     ``CyclicLR`` and ``OneCycleLR`` cycle the momentum against the learning rate by default
@@ -174,15 +180,20 @@ def momentum_sequence(scheduler: Scheduler, n_steps: int,
     def momentum(group: dict[str, Any]) -> float:
         return float(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
 
-    return _sequence(scheduler, n_steps, metrics, momentum)
+    return _sequence(scheduler, n_steps, metrics, momentum, steps_per_epoch)
 
 
 def _sequence(scheduler: Scheduler, n_steps: int, metrics: Sequence[float] | None,
-              read: Callable[[dict[str, Any]], float]) -> list[float]:
+              read: Callable[[dict[str, Any]], float],
+              steps_per_epoch: int | None = None) -> list[float]:
     if metrics is not None and len(metrics) < n_steps:
         raise ValueError(f"metrics has {len(metrics)} values for {n_steps} steps: give one "
                          f"per step")
+    if steps_per_epoch is not None and steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
     twin = copy.deepcopy(scheduler)  # copies its optimizer too
+    per_epoch = steps_per_epoch if isinstance(twin, CosineAnnealingWarmRestarts) else None
+    start = twin.last_epoch  # the epoch it stands at now
     values = []
     with warnings.catch_warnings():  # the copied optimizer's step lost PyTorch's step counter
         warnings.filterwarnings("ignore", message=r"Seems like `optimizer.step\(\)`")
@@ -191,6 +202,9 @@ def _sequence(scheduler: Scheduler, n_steps: int, metrics: Sequence[float] | Non
             _step_quietly(twin.optimizer)
             if isinstance(twin, ReduceLROnPlateau):
                 twin.step(metrics[step] if metrics is not None else 1.0)
+            elif per_epoch is not None:  # as SchedulerCallback: the epoch after this batch
+                # PyTorch's hint says int; this scheduler takes the fractional epoch
+                twin.step(start + (step + 1) / per_epoch)  # type: ignore[arg-type]
             else:
                 twin.step()
     return values
@@ -208,27 +222,28 @@ def _step_quietly(optimizer: torch.optim.Optimizer) -> None:
 # --- the finale of chapter 8 ----------------------------------------------------------------
 
 
-def cyclic_bounds(tracking: dict[str, list[float]], below_min: float = 4.0,
-                  ratio: float = 10.0) -> tuple[float, float]:
+def cyclic_bounds(tracking: dict[str, list[float]], ratio: float = 4.0) -> tuple[float, float]:
     """``(base_lr, max_lr)`` for ``CyclicLR``, read off an LR range test's curve.
 
-    ``max_lr`` is the learning rate where the smoothed loss was lowest, divided by
-    ``below_min``: the lowest point sits right at the edge where the loss blows up, so the
-    top of the cycle stays safely below it; ``base_lr`` is ``max_lr / ratio`` (Smith suggests
-    a ratio of 3 to 4; a band a decade wide gives every cycle a calm bottom).
+    ``max_lr`` is the range test's "valley" (``rpslib.lr_finder.suggest_lrs``, chapter 4):
+    half-way along the longest stretch where the loss falls, well below the lowest point,
+    which sits at the edge where the loss blows up and moves a lot from one range test to
+    the next (a cycle's top there, with momentum, can kill the network); ``base_lr`` is
+    ``max_lr / ratio`` (Smith suggests a ratio of 3 to 4).
 
     Args:
         tracking: ``{"lr": [...], "loss": [...]}`` as ``lr_range_test`` returns it.
+        ratio: ``max_lr / base_lr``, at least 1.
 
     Introduced in chapter 8.
     """
-    losses = [math.inf if not math.isfinite(v) else v for v in tracking["loss"]]
-    if not losses or len(losses) != len(tracking["lr"]):
+    from rpslib.lr_finder import suggest_lrs
+
+    if not tracking["loss"] or len(tracking["loss"]) != len(tracking["lr"]):
         raise ValueError("need a range test's tracking: lr and loss of equal, non-zero length")
-    if below_min < 1 or ratio < 1:
-        raise ValueError(f"below_min and ratio must be at least 1, got {below_min}, {ratio}")
-    lowest = min(range(len(losses)), key=losses.__getitem__)
-    max_lr = float(tracking["lr"][lowest]) / below_min
+    if ratio < 1:
+        raise ValueError(f"ratio must be at least 1, got {ratio}")
+    max_lr = suggest_lrs(tracking)["valley"]
     return max_lr / ratio, max_lr
 
 
@@ -248,13 +263,14 @@ class Finale:
 def prepare_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
                    seed: int = 13, p: float = 0.5, momentum: float = 0.9,
                    start_lr: float = 1e-4, end_lr: float = 1.0, num_iter: int = 100,
-                   below_min: float = 4.0, ratio: float = 10.0) -> Finale:
+                   ratio: float = 4.0) -> Finale:
     """The course's finale up to training: CNN2 with dropout, SGD with Nesterov momentum, and
     a cyclical rate whose bounds an LR range test chose.
 
     1. CNN2 (five filters, dropout ``p``) built after ``torch.manual_seed(seed)``, with
        ``SGD(lr=start_lr, momentum=momentum, nesterov=True)``, runs an LR range test from
-       ``start_lr`` to ``end_lr`` over ``num_iter`` mini-batches (which leaves it untouched);
+       ``start_lr`` to ``end_lr`` over ``num_iter`` mini-batches, shuffled from ``seed``
+       (which leaves it untouched);
     2. ``cyclic_bounds`` reads ``base_lr`` and ``max_lr`` off the curve;
     3. the same model is built again with ``rpslib.recipes.build_cnn2`` (same seed, so the
        same initial weights) with ``CyclicLR(base_lr, max_lr, step_size_up=len(train_loader))``
@@ -279,8 +295,9 @@ def prepare_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | 
     model = CNN2(n_feature=5, p=p)
     probe = Architecture(model, nn.CrossEntropyLoss(), make_optimizer(model.parameters()))
     probe.set_loaders(train_loader, val_loader)
+    probe.set_seed(seed)  # the test's mini-batches follow the seed, whatever ran before
     tracking, _ = probe.lr_range_test(train_loader, end_lr=end_lr, num_iter=num_iter, plot=False)
-    base_lr, max_lr = cyclic_bounds(tracking, below_min=below_min, ratio=ratio)
+    base_lr, max_lr = cyclic_bounds(tracking, ratio=ratio)
 
     def make_scheduler(optimizer: torch.optim.Optimizer) -> CyclicLR:
         return CyclicLR(optimizer, base_lr=base_lr, max_lr=max_lr,

@@ -178,6 +178,22 @@ def test_compare_optimizers_without_paths() -> None:
     runs = compare_optimizers(model, nn.MSELoss(), {"SGD": lambda p: torch.optim.SGD(p, 0.1)},
                               loader, n_epochs=1)
     assert runs["SGD"].paths == {}
+    assert runs["SGD"].shuffles is None  # the loader has no generator of its own
+
+
+def test_each_run_leaves_the_loaders_own_generator_where_the_same_shuffles_do() -> None:
+    model, loader = regression()
+    loader = DataLoader(loader.dataset, batch_size=16, shuffle=True, generator=torch.Generator())
+    runs = compare_optimizers(model, nn.MSELoss(), {
+        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+        "Adam": lambda p: Adam(p, lr=0.1),
+    }, loader, n_epochs=3, seed=5)
+    # the oracle: the generator seeded by hand, asked for three epochs' shuffles
+    expected = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        list(DataLoader(loader.dataset, batch_size=16, shuffle=True, generator=expected))
+    for run in runs.values():
+        assert run.shuffles is not None and torch.equal(run.shuffles, expected.get_state())
 
 
 def test_the_weights_of_an_ewma_sum_to_one_minus_beta_to_the_t() -> None:

@@ -454,3 +454,12 @@ def test_plot_lr_schedule_draws_lr_sequence_and_leaves_the_scheduler_alone() -> 
                             title="plateau") is fig
     np.testing.assert_allclose(axs[1].lines[0].get_ydata(), [0.1, 0.1, 0.05, 0.025])
     assert axs[1].get_xlabel() == "epoch" and len(fig.axes) == 2  # no momentum axis
+
+    # warm restarts: per mini-batch with the fractional epoch, else each step is an epoch
+    restarts = S.CosineAnnealingWarmRestarts(
+        torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), T_0=1)
+    by_batch = plot_lr_schedule(restarts, 12, steps_per_epoch=4).axes[0]
+    np.testing.assert_allclose(by_batch.lines[0].get_ydata(),
+                               lr_sequence(restarts, 12, steps_per_epoch=4))
+    assert by_batch.get_xlabel() == "mini-batch"
+    assert plot_lr_schedule(restarts, 12).axes[0].get_xlabel() == "epoch"

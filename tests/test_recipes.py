@@ -55,3 +55,50 @@ def test_train_cnn2_with_another_optimizer_and_a_scheduler(tiny_rps: tuple[Path,
                       make_optimizer=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
                       make_scheduler=lambda o: StepLR(o, step_size=1, gamma=0.5))
     assert arch.learning_rates == [0.1, 0.05, 0.025]
+
+
+
+class Seen(torch.utils.data.TensorDataset):
+    """A dataset that remembers which images it was asked for, in order."""
+
+    def __init__(self, *tensors: torch.Tensor) -> None:
+        super().__init__(*tensors)
+        self.asked: list[int] = []
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        self.asked.append(int(index))
+        return super().__getitem__(index)
+
+
+def epochs_seen(generator: torch.Generator | None, p: float, epochs: int = 3) -> list[list[int]]:
+    """The order in which a CNN2 with dropout ``p`` sees the images, epoch by epoch."""
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from rpslib import CNN2, Architecture
+
+    torch.manual_seed(0)
+    x, y = torch.randn(48, 3, 28, 28), torch.randint(0, 3, (48,))
+    data = Seen(x, y)
+    loader = DataLoader(data, batch_size=16, shuffle=True, generator=generator)
+    model = CNN2(n_feature=5, p=p)
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters()))
+    arch.set_loaders(loader)
+    arch.train(epochs, seed=13, progress=False)
+    return [data.asked[i:i + len(data)] for i in range(0, len(data.asked), len(data))]
+
+
+def test_the_recipes_loader_shuffles_with_a_generator_of_its_own(
+        tiny_rps: tuple[Path, Path]) -> None:
+    train_loader, val_loader, _ = standardized_loaders(*tiny_rps)
+    assert isinstance(train_loader.generator, torch.Generator)
+    assert val_loader.generator is None  # in file order: nothing to shuffle
+
+
+def test_dropout_changes_the_mini_batches_unless_the_loader_has_its_own_generator() -> None:
+    # the loader's own generator, seeded by train(seed=...): the same batches in every epoch
+    own = [epochs_seen(torch.Generator(), p) for p in (0.0, 0.5)]
+    assert own[0] == own[1] and len(own[0]) == 3
+    # torch's global generator, shared with dropout's masks: the same first epoch only
+    shared = [epochs_seen(None, p) for p in (0.0, 0.5)]
+    assert shared[0][0] == shared[1][0] and shared[0][1:] != shared[1][1:]

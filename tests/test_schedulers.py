@@ -16,6 +16,7 @@ from torch.optim import lr_scheduler as S
 from torch.utils.data import DataLoader, TensorDataset
 
 from rpslib.checkpoints import CheckpointError
+from rpslib.lr_finder import suggest_lrs
 from rpslib.models import CNN2
 from rpslib.recipes import standardized_loaders, train_cnn2
 from rpslib.schedulers import cyclic_bounds, lr_sequence, momentum_sequence, train_finale
@@ -99,6 +100,15 @@ def test_warm_restarts_step_at_the_fractional_epoch() -> None:
             twin.step(epoch + (i + 1) / N_BATCHES)
     assert arch.learning_rates == pytest.approx(expected)
     assert arch.learning_rates[2 * N_BATCHES] == pytest.approx(0.05)  # restarted at epoch 2
+    # drawn as the trainer steps it: T_0 counts epochs, not mini-batches
+    fresh = S.CosineAnnealingWarmRestarts(torch.optim.SGD([param], lr=0.05), T_0=2,
+                                          eta_min=0.001)
+    n = N_EPOCHS * N_BATCHES
+    assert lr_sequence(fresh, n, steps_per_epoch=N_BATCHES) == pytest.approx(expected)
+    plain = lr_sequence(fresh, n)  # each step an epoch: a restart every 2 mini-batches
+    assert plain[2] == pytest.approx(0.05) and plain != pytest.approx(expected)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        lr_sequence(fresh, n, steps_per_epoch=0)
 
 
 def test_reduce_on_plateau_steps_on_the_validation_loss() -> None:
@@ -227,12 +237,19 @@ def test_momentum_sequence_is_what_cyclic_lr_leaves_in_the_optimizer() -> None:
     assert momenta[0] == pytest.approx(0.9) and momenta[3] == pytest.approx(0.8)  # against the rate
 
 
-def test_cyclic_bounds_come_from_the_lowest_point_of_the_curve() -> None:
-    tracking = {"lr": [1e-4, 1e-3, 1e-2, 1e-1, 1.0], "loss": [1.0, 0.8, 0.3, 0.5, math.nan]}
-    assert cyclic_bounds(tracking) == pytest.approx((1e-2 / 4 / 10, 1e-2 / 4))
-    assert cyclic_bounds(tracking, below_min=1, ratio=3) == pytest.approx((1e-2 / 3, 1e-2))
+def test_cyclic_bounds_top_is_the_valley_not_the_lowest_point() -> None:
+    lrs = [10 ** (-4 + 4 * i / 30) for i in range(31)]  # 1e-4 to 1
+    # the loss falls steadily to its lowest point at index 24, then blows up
+    losses = [1.0 - 0.03 * i for i in range(25)] + [0.5, 0.9, 1.5, 3.0, 6.0, math.nan]
+    tracking = {"lr": lrs, "loss": losses}
+    valley = suggest_lrs(tracking)["valley"]
+    assert valley < lrs[24] / 4  # well below the lowest point
+    assert cyclic_bounds(tracking) == pytest.approx((valley / 4, valley))
+    assert cyclic_bounds(tracking, ratio=10) == pytest.approx((valley / 10, valley))
     with pytest.raises(ValueError, match="equal"):
         cyclic_bounds({"lr": [0.1], "loss": []})
+    with pytest.raises(ValueError, match="ratio"):
+        cyclic_bounds(tracking, ratio=0.5)
 
 
 def test_train_finale_is_the_shared_recipe_with_a_cyclical_rate(
