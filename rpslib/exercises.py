@@ -260,11 +260,54 @@ class _Draws:
             return repr(self.outputs[0])
 
 
-def _draw_three(student: Callable[[Tensor, float, torch.Generator], Tensor],
-                whole_maps: bool) -> Callable[[Tensor, float, int], _Draws | None]:
-    """``student(x, p, generator)`` as a function of ``(x, p, seed)`` that calls it 3 times."""
+SPREAD_DRAWS = 200  # how often the spread check calls a dropout answer
 
-    def run(x: Tensor, p: float, seed: int) -> _Draws | None:
+
+class _Counts:
+    """How many values (or maps) a dropout answer dropped in each of many draws."""
+
+    def __init__(self, counts: list[int] | None, what: Any = None) -> None:
+        self.counts, self.what = counts, what  # what: the answer, when it is no tensor
+
+    def variance(self) -> float:
+        return torch.tensor(self.counts, dtype=torch.float64).var().item()
+
+    def __repr__(self) -> str:
+        if self.counts is None:
+            return repr(self.what)
+        return (f"the number dropped varied from {min(self.counts)} to {max(self.counts)} "
+                f"over {len(self.counts)} draws (variance {self.variance():.2f})")
+
+
+class _Spread:
+    """Independent drops: the number dropped per draw is binomial, never a fixed count."""
+
+    def __init__(self, p: float, units: int, whole_maps: bool) -> None:
+        self.p, self.units, self.whole_maps = p, units, whole_maps
+        self.variance = units * p * (1 - p)
+
+    def __repr__(self) -> str:
+        unit = "maps" if self.whole_maps else "values"
+        return (f"each of the {self.units} {unit} dropped on its own with probability "
+                f"{self.p:g}: the number dropped varies from draw to draw like a binomial's "
+                f"(variance {self.variance:.1f} over {SPREAD_DRAWS} draws), not a fixed count")
+
+
+def _draw_three(student: Callable[[Tensor, float, torch.Generator], Tensor],
+                whole_maps: bool) -> Callable[..., _Draws | _Counts | None]:
+    """``student(x, p, generator)`` as a function of ``(x, p, seed)`` that calls it 3 times,
+    or of ``(x, p, seed, SPREAD_DRAWS)``, which counts what it drops in each of many draws."""
+
+    def run(x: Tensor, p: float, seed: int, draws: int = 3) -> _Draws | _Counts | None:
+        if draws != 3:
+            counts = []
+            for s in range(seed, seed + draws):
+                out = student(x.clone(), p, torch.Generator().manual_seed(s))
+                if not isinstance(out, Tensor) or out.shape != x.shape:
+                    return _Counts(None, out)
+                zeroed = (out == 0).flatten(2).all(dim=2) if whole_maps else out == 0
+                counts.append(int(zeroed.sum()))
+            return _Counts(counts)
         outputs, untouched = [], []
         for s in (seed, seed, seed + 1):
             given = x.clone()
@@ -301,8 +344,15 @@ class _Reference:
                 f"unchanged (the third input is the seed of the generator passed)")
 
 
-def _same_dropout(got: _Draws, expected: _Reference) -> bool:
+def _same_dropout(got: _Draws | _Counts, expected: _Reference | _Spread) -> bool:
     """Whether an answer drops like ``expected``'s PyTorch layer (see ``check_my_dropout``)."""
+    if isinstance(expected, _Spread):
+        # a fixed count has variance 0; a binomial's sample variance over 200 draws is within
+        # a quarter of n p (1 - p) with overwhelming probability
+        return (isinstance(got, _Counts) and got.counts is not None
+                and got.variance() > expected.variance / 4)
+    if not isinstance(got, _Draws):
+        return False
     x, p = got.x, got.p
     out = got.outputs[0]
     if not isinstance(out, Tensor) or out.shape != x.shape or not all(got.untouched):
@@ -338,17 +388,20 @@ def check_my_dropout(my_dropout: Callable[[Tensor, float, torch.Generator], Tens
     ``x`` is any tensor, ``p`` the probability of dropping each value; the answer has ``x``'s
     shape, each value either 0 (with probability ``p``) or ``x / (1 - p)``, the random numbers
     drawn from ``generator`` (the same seed gives the same output), and ``x`` left as it was.
-    Compared with the fraction ``nn.Dropout(p)`` zeroes on the same input.
+    Compared with the fraction ``nn.Dropout(p)`` zeroes on the same input; and each value is
+    dropped on its own, so the number dropped varies from draw to draw (dropping a fixed
+    number of values is not dropout).
     Introduced in chapter 3.
     """
     spaced = torch.linspace(0.1, 1.1, 11)
     big = spaced.repeat(10_000)  # (110000,): enough values to tell p from 1 - p
     g = torch.Generator().manual_seed(11)
     grid = torch.randn(64, 50, generator=g).sign() * (torch.rand(64, 50, generator=g) + 0.1)
-    cases = []
+    cases: list[tuple[tuple[Any, ...], _Reference | _Spread]] = []
     for x, p, seed in ((big, 0.2, 0), (big, 0.5, 1), (big, 0.8, 2), (grid, 0.3, 3),
                        (spaced, 0.0, 4)):
         cases.append(((x, p, seed), _Reference(torch.nn.Dropout(p), x, p, seed, False)))
+    cases.append(((spaced.repeat(10), 0.2, 5, SPREAD_DRAWS), _Spread(0.2, 110, False)))
     return _check("my_dropout", _draw_three(my_dropout, whole_maps=False), cases, _same_dropout)
 
 
@@ -358,15 +411,17 @@ def check_dropout2d(dropout2d: Callable[[Tensor, float, torch.Generator], Tensor
     ``x`` is (N, C, H, W) feature maps.  Each image's channel ``c`` is dropped (all of its
     H x W values 0) with probability ``p``, independently for every image and channel; the
     kept maps are multiplied by ``1 / (1 - p)``.  Random numbers come from ``generator``, and
-    ``x`` is left as it was.  Compared with the fraction of maps ``nn.Dropout2d(p)`` drops.
+    ``x`` is left as it was.  Compared with the fraction of maps ``nn.Dropout2d(p)`` drops;
+    and each map is dropped on its own, so the number dropped varies from draw to draw.
     Introduced in chapter 3.
     """
     g = torch.Generator().manual_seed(12)
     maps = torch.rand(2000, 10, 3, 3, generator=g) + 0.1  # no zeros before dropout
     small = torch.rand(2, 3, 4, 4, generator=g) + 0.1
-    cases = []
+    cases: list[tuple[tuple[Any, ...], _Reference | _Spread]] = []
     for x, p, seed in ((maps, 0.2, 0), (maps, 0.5, 1), (small, 0.0, 2)):
         cases.append(((x, p, seed), _Reference(torch.nn.Dropout2d(p), x, p, seed, True)))
+    cases.append(((small.repeat(4, 3, 1, 1), 0.3, 3, SPREAD_DRAWS), _Spread(0.3, 72, True)))
     return _check("dropout2d", _draw_three(dropout2d, whole_maps=True), cases, _same_dropout)
 
 

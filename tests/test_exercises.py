@@ -113,6 +113,23 @@ def my_dropout_as_in_eval_mode(x: torch.Tensor, p: float, g: torch.Generator) ->
     return x.clone()
 
 
+def my_dropout_of_a_fixed_count(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    # exactly round(p * n) values dropped, every time: not independent drops
+    n = x.numel()
+    mask = torch.ones(n)
+    mask[torch.randperm(n, generator=g)[:round(p * n)]] = 0
+    return x * mask.view_as(x) / (1 - p)
+
+
+def dropout2d_of_a_fixed_count(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    # exactly round(p * C) maps of each image dropped
+    n, c = x.shape[:2]
+    mask = torch.ones(n, c)
+    for image in range(n):
+        mask[image, torch.randperm(c, generator=g)[:round(p * c)]] = 0
+    return x * mask.view(n, c, 1, 1) / (1 - p)
+
+
 def dropout2d_elementwise(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
     # ordinary dropout: single values dropped, not whole maps
     return x * (torch.rand(x.shape, generator=g) >= p) / (1 - p)
@@ -554,11 +571,12 @@ WRONG: dict[str, list[Callable[..., Any]]] = {
     "my_dropout": [my_dropout_without_scaling, my_dropout_keeps_with_probability_p,
                    my_dropout_keeps_where_rand_is_below_p, my_dropout_ignores_the_generator,
                    my_dropout_in_place,
-                   my_dropout_as_in_eval_mode],
+                   my_dropout_as_in_eval_mode, my_dropout_of_a_fixed_count],
     "dropout_sum_std": [dropout_sum_std_without_scaling, dropout_sum_std_variance,
                         dropout_sum_std_keep_drop_swapped, dropout_sum_std_square_of_the_sum],
     "dropout2d": [dropout2d_elementwise, dropout2d_same_channels_for_every_image,
-                  dropout2d_whole_images, dropout2d_without_scaling],
+                  dropout2d_whole_images, dropout2d_without_scaling,
+                  dropout2d_of_a_fixed_count],
     "my_ewma": [my_ewma_started_at_the_first_value, my_ewma_weights_swapped, my_ewma_corrected,
                 my_ewma_last_only],
     "bias_correct": [bias_correct_t_from_zero, bias_correct_multiplied,
