@@ -62,6 +62,19 @@ def test_at_least_three_hidden_checks(chapter: nbformat.NotebookNode) -> None:
     for cell in checks:
         assert cell.cell_type == "code" and "remove-cell" in tags(cell)
         assert "assert" in cell.source
+        # one collapsed line on Colab (a form cell), plain code in Jupyter
+        assert cell.source.startswith("# @title Self-check"), cell.source[:60]
+        assert cell.metadata.get("cellView") == "form", "collapsed on Colab"
+        assert not cell.metadata.get("jupyter", {}).get("source_hidden"), "visible in Jupyter"
+
+
+def test_remove_input_is_only_for_cells_that_write_a_sentence(
+        chapter: nbformat.NotebookNode) -> None:
+    # CONTRIBUTING, "Numbers in prose": such a cell shows only its output on the website
+    for cell in chapter.cells:
+        if "remove-input" in tags(cell):
+            assert cell.cell_type == "code" and "display(Markdown(" in cell.source, (
+                f"remove-input hides code that teaches: {cell.source[:80]!r}")
 
 
 def test_two_to_four_exercises_with_stub_check_and_solution(

@@ -109,6 +109,25 @@ def test_each_chapter_page_is_the_websites_own(chapter_page: tuple[str, str]) ->
         f"{stem} shows a Markdown table as raw text")
 
 
+# what a cell shows when its last line's value is a matplotlib object (instead of nothing)
+STRAY = re.compile(r"Text\(-?[\d.]+, -?[\d.]+, |<Figure size |\[<matplotlib\.|<Axes[: ]|"
+                   r"<matplotlib\.")
+
+
+def test_each_chapter_page_shows_no_stray_value_and_no_figure_twice(
+        chapter_page: tuple[str, str]) -> None:
+    from bs4 import BeautifulSoup
+
+    stem, text = chapter_page
+    soup = BeautifulSoup(text, "html.parser")
+    stray = [o.get_text(" ", strip=True)[:80] for o in soup.select("div.cell_output")
+             if STRAY.search(o.get_text(" ", strip=True))]
+    assert stray == [], f"{stem} shows the value of a plotting call: {stray}"
+    images = [img["src"] for img in soup.select("main img") if "_images/" in img["src"]]
+    twice = sorted({src for src in images if images.count(src) > 1})
+    assert twice == [], f"{stem} shows the same figure twice: {twice}"
+
+
 def test_no_page_shows_a_path_of_the_machine_that_built_it() -> None:
     require_site()
     paths = sorted(p for p in {str(ROOT), str(Path.home())} if len(p) > 1)
