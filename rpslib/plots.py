@@ -690,6 +690,61 @@ def plot_adam_betas(gradients: Tensor | np.ndarray | Sequence[float],
 # --- chapter 6: watching parameters and gradients ------------------------------------------
 
 
+def plot_outputs(visualization: Mapping[str, np.ndarray | None], layers: Sequence[str],
+                 n_images: int = 10, y: Sequence[int] | Tensor | np.ndarray | None = None,
+                 yhat: Sequence[int] | Tensor | np.ndarray | None = None) -> Figure:
+    """What ``Architecture.attach_hooks`` recorded: one row per map, one column per image.
+
+    As Godoy's ``visualize_outputs``: a layer whose outputs are (N, C, H, W) gets C rows, one
+    per feature map; a layer of vectors (N, D) one row, each vector drawn as a strip. Each row
+    is grey, scaled from its smallest to its largest value; the bottom row is labelled with
+    ``y`` and ``yhat`` when given.
+
+    Args:
+        visualization: layer name -> its outputs (N, ...), e.g. ``arch.visualization``.
+        layers: which layers to draw, in order; layers with nothing recorded are skipped.
+        n_images: how many images (columns), at most N.
+        y, yhat: each image's label and prediction (N,), to show under the bottom row.
+
+    Raises:
+        ValueError: none of ``layers`` recorded anything.
+
+    Introduced in chapter 6.
+    """
+    shown = [layer for layer in layers if visualization.get(layer) is not None]
+    if not shown:
+        raise ValueError(f"nothing recorded for {list(layers)}: attach_hooks(layers) first, "
+                         f"then run the model (e.g. predict)")
+    rows: list[tuple[str, np.ndarray]] = []  # (row label, the row's values per image)
+    for layer in shown:
+        out = np.asarray(visualization[layer])
+        if out.ndim == 4:
+            rows += [(f"{layer}\nmap {c}", out[:, c]) for c in range(out.shape[1])]
+        else:
+            rows.append((layer, out.reshape(len(out), 1, -1)))
+    n = min(n_images, len(rows[0][1]))
+    fig, axs = plt.subplots(len(rows), n, figsize=(1.5 * n, 1.5 * len(rows)), squeeze=False,
+                            layout="constrained")
+    for r, (label, values) in enumerate(rows):
+        low, high = values[:n].min(), values[:n].max()
+        for j in range(n):
+            ax = axs[r, j]
+            image = np.atleast_2d(values[j].squeeze())
+            ax.imshow(image, cmap="gray", vmin=low, vmax=high)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"image {j}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{label}\n{image.shape[0]}x{image.shape[1]}", rotation=0,
+                              labelpad=30, fontsize=8)
+            if r == len(rows) - 1:
+                below = [f"label {int(y[j])}"] if y is not None else []
+                below += [f"predicted {int(yhat[j])}"] if yhat is not None else []
+                ax.set_xlabel("\n".join(below), fontsize=8)
+    return fig
+
+
 def plot_loss_surface(biases: Tensor | np.ndarray, weights: Tensor | np.ndarray,
                       surface: Tensor | np.ndarray,
                       paths: Mapping[str, Tensor | np.ndarray] | None = None,

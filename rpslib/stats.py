@@ -21,24 +21,33 @@ __all__ = ["loader_apply", "make_normalizer", "moments_per_channel", "statistics
 
 
 def loader_apply(loader: DataLoader[Any], func: Callable[[Tensor, Tensor], Tensor],
-                 reduction: str = "sum") -> Tensor:
+                 reduction: str = "sum", *, reduce: str | None = None) -> Tensor:
     """Apply ``func(x, y)`` to every mini-batch and reduce the results over mini-batches.
 
     Args:
         loader: gives (x, y) mini-batches.
         func: returns a tensor of the same shape for every mini-batch, e.g.
             ``statistics_per_channel`` (3, C) or ``Architecture.correct`` (n_classes, 2).
-        reduction: ``"sum"`` or ``"mean"`` over the mini-batches.
+        reduction: ``"sum"`` or ``"mean"`` over the mini-batches, or ``"none"``: every
+            mini-batch's result, stacked.
+        reduce: Godoy's name for ``reduction`` (``loader_apply(loader, func, reduce="mean")``).
 
     Returns:
-        A tensor of the shape ``func`` returns.
+        A tensor of the shape ``func`` returns (``"none"``: ``(n_batches, *shape)``).
 
     Introduced in chapter 1.
     """
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    if reduce is not None:
+        if reduction not in ("sum", reduce):
+            raise ValueError(f"give reduction or reduce (Godoy's name), not both: got "
+                             f"{reduction!r} and {reduce!r}")
+        reduction = reduce
+    if reduction not in ("sum", "mean", "none"):
+        raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
     # (n_batches, *shape of one result)
     results = torch.stack([func(x, y) for x, y in loader], dim=0)
+    if reduction == "none":
+        return results
     if reduction == "sum":
         return results.sum(dim=0)
     if not results.is_floating_point():

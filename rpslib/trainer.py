@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from rpslib import checkpoints, hooks, lr_finder, plots, schedulers, stats
+from rpslib import activations, checkpoints, hooks, lr_finder, plots, schedulers, stats
 from rpslib.callbacks import Callback, end_training
 from rpslib.progress import progress as progress_bar
 from rpslib.runtime import default_device, deterministic_cudnn, torch_threads
@@ -68,8 +68,7 @@ class Architecture:
         self.device = default_device()
         self.model.to(self.device)
 
-        # Set later, by set_loaders
-        self.train_loader: DataLoader[Any] | None = None
+        self.train_loader: DataLoader[Any] | None = None  # set later, by set_loaders
         self.val_loader: DataLoader[Any] | None = None
 
         # Computed while training
@@ -81,14 +80,12 @@ class Architecture:
         self._rng_state: RNGState | None = None
         self.callbacks: list[Callback] = []
         self.learning_rates: list[float] = []  # per step, with a scheduler (see rpslib.schedulers)
+        self.visualization: dict[str, np.ndarray | None] = {}  # attach_hooks (rpslib.activations)
 
     def __repr__(self) -> str:
-        return (
-            f"Architecture(model={type(self.model).__name__}, "
-            f"loss_fn={type(self.loss_fn).__name__}, "
-            f"optimizer={type(self.optimizer).__name__}, device={self.device!r}, "
-            f"total_epochs={self.total_epochs})"
-        )
+        return (f"Architecture(model={type(self.model).__name__}, loss_fn="
+                f"{type(self.loss_fn).__name__}, optimizer={type(self.optimizer).__name__}, "
+                f"device={self.device!r}, total_epochs={self.total_epochs})")
 
     def to(self, device: str | torch.device) -> Architecture:
         """Use ``device`` (e.g. ``"cpu"``) from now on, move the model there; return ``self``.
@@ -315,11 +312,16 @@ class Architecture:
         return hooks.capture(self, hooks.GradientCapture, layers_to_hook, summary)
 
     def remove_hooks(self) -> None:
-        """Remove every capture (every hook ``capture_*`` added, and none other).
+        """Remove every hook ``capture_*`` and ``attach_hooks`` added, and none other.
 
         Introduced in chapter 6.
         """
         hooks.remove_captures(self)
+        activations.remove_output_hooks(self)
+
+    # Godoy's names for recording and drawing layer outputs (rpslib.activations)
+    attach_hooks = activations.attach_hooks
+    visualize_outputs = activations.visualize_outputs
 
     # --------------------------------------------------------------------------- evaluation
 

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import torch
 
 from tools.api_links import home, public_modules, public_names
 
@@ -137,3 +138,50 @@ def test_the_built_page_links_each_entry_to_its_chapter() -> None:
                 f"'chapter {match.group(1)}' links to {anchor.get('href')}")
     assert len(tags) >= 20
     assert sorted(links) == sorted(tags), "an 'Introduced in chapter N' with no link"
+
+
+# Every public name of Godoy's StepByStep (stepbystep/v3.py of dvgodoy/PyTorchStepByStep, as
+# published): its methods and the attributes its __init__ sets, and make_lr_fn
+GODOY = ["model", "loss_fn", "optimizer", "device", "train_loader", "val_loader", "writer",
+         "scheduler", "is_batch_lr_scheduler", "losses", "val_losses", "learning_rates",
+         "total_epochs", "visualization", "handles", "train_step_fn", "val_step_fn", "to",
+         "set_loaders", "set_tensorboard", "set_seed", "train", "save_checkpoint",
+         "load_checkpoint", "predict", "plot_losses", "add_graph", "count_parameters",
+         "visualize_filters", "attach_hooks", "remove_hooks", "visualize_outputs", "correct",
+         "loader_apply", "statistics_per_channel", "make_normalizer", "lr_range_test",
+         "set_optimizer", "capture_gradients", "capture_parameters", "set_lr_scheduler",
+         "make_lr_fn"]
+
+
+def godoy_table() -> dict[str, str]:
+    """The API page's "Coming from Godoy's StepByStep" table: name -> kept/changed/left out."""
+    text = API_PAGE.read_text(encoding="utf-8")
+    section = text.split("## Coming from Godoy's StepByStep", 1)[1].split("\n## ", 1)[0]
+    verdicts = {}
+    for row in section.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1] in ("kept", "changed", "left out"):
+            for code in re.findall(r"`([^`]+)`", cells[0]):
+                verdicts[re.match(r"\w+", code).group(0)] = cells[1]  # type: ignore[union-attr]
+    return verdicts
+
+
+def test_the_godoy_table_names_every_public_name_of_stepbystep() -> None:
+    from torch import nn
+
+    from rpslib.lr_finder import make_lr_fn
+    from rpslib.trainer import Architecture
+
+    table = godoy_table()
+    assert sorted(set(GODOY) - set(table)) == [], "missing from the table"
+    model = nn.Linear(1, 1)
+    arch = Architecture(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.1))
+    for name, verdict in table.items():
+        if name in ("StepByStep", "make_lr_fn"):
+            continue
+        present = hasattr(arch, name)
+        if verdict == "kept":
+            assert present, f"the table keeps {name}, which Architecture lacks"
+        elif verdict == "left out":
+            assert not present, f"the table leaves out {name}, which Architecture has"
+    assert callable(make_lr_fn) and table["make_lr_fn"] == "kept"

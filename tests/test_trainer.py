@@ -272,6 +272,24 @@ def test_loader_apply_mean_and_bad_reduction() -> None:
         Architecture.loader_apply(loader, Architecture.statistics_per_channel, "max")
 
 
+def test_loader_apply_takes_godoys_reduce_keyword_and_none() -> None:
+    x = varied_images()
+    loader = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=16)
+
+    def sums(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return xb.sum(dim=(0, 2, 3))
+
+    # StepByStep.loader_apply(loader, func, reduce='sum'): Godoy's keyword, his meaning
+    torch.testing.assert_close(Architecture.loader_apply(loader, sums, reduce="mean"),
+                               x.sum(dim=(0, 2, 3)) / 4)
+    torch.testing.assert_close(Architecture.loader_apply(loader, sums, reduce="sum"),
+                               x.sum(dim=(0, 2, 3)))
+    stacked = Architecture.loader_apply(loader, sums, reduce="none")  # each batch's result
+    torch.testing.assert_close(stacked, torch.stack([sums(b, b) for b in x.split(16)]))
+    with pytest.raises(ValueError, match="not both"):
+        Architecture.loader_apply(loader, sums, "mean", reduce="none")
+
+
 def test_make_normalizer_slides_and_pooled() -> None:
     x = varied_images()
     loader = DataLoader(TensorDataset(x, torch.zeros(64)), batch_size=20)
