@@ -42,7 +42,7 @@ browser:
 	  "(sudo apt-get install chromium chromium-driver)"; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check rpslib tests tools
+	$(BIN)/ruff check rpslib tests tools book
 	$(BIN)/mypy
 
 # the dataset every chapter reads: the real one where it can be downloaded, else the stand-in

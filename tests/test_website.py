@@ -193,6 +193,10 @@ FACTS_JS = """() => {
         a => a.href),
     outputs,
     widgets: document.querySelectorAll('.jupyter-widgets, .widget-area').length,
+    // code blocks of the cells' input that scroll sideways (wider than the page shows)
+    wide: [...main.querySelectorAll('div.cell_input pre')].filter(
+        p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText.split('\\n').reduce(
+        (a, b) => a.length >= b.length ? a : b).slice(0, 60)),
   };
 }"""
 
@@ -216,7 +220,8 @@ def visits(server: str) -> dict[str, Visit]:
         browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS,
                                     headless=True, timeout=60_000)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            # 1440 px: a laptop's window, where a code line of 79 characters (PEP 8) fits
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
             for page_name in pages():
                 url = urljoin(server, f"{page_name}.html")
                 visit = Visit(page_name, url)
@@ -305,6 +310,13 @@ def test_no_dead_widget_or_empty_output(visits: dict[str, Visit]) -> None:
         assert visit.facts["widgets"] == 0, f"{name} shows a widget that needs a kernel"
         empty = [o for o in visit.facts["outputs"] if o["text"] == 0 and o["media"] == 0]
         assert empty == [], f"{name} has {len(empty)} empty output boxes"
+
+
+def test_no_code_block_scrolls_sideways(visits: dict[str, Visit]) -> None:
+    for name, visit in visits.items():
+        assert visit.facts["wide"] == [], (
+            f"{name}: code wider than the page at 1440 px (ruff keeps chapter code to 79 "
+            f"characters, book/ruff.toml): {visit.facts['wide']}")
 
 
 def test_a_progress_bar_shows_as_one_final_line(visits: dict[str, Visit]) -> None:
