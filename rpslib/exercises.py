@@ -12,7 +12,8 @@ and raises ``AssertionError`` saying which case went wrong otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -58,31 +59,75 @@ def not_solved(name: str) -> str:
     return f"{name}: {NOT_SOLVED}. Fill in the function, run its cell, then this one."
 
 
-def _check(name: str, student: Callable[..., Any],
-           cases: Iterable[tuple[tuple[Any, ...], Any]],
-           same: Callable[[Any, Any], bool]) -> bool:
-    """Run ``student(*args)`` on each case and compare with the expected answer.
+Cases = list[tuple[tuple[Any, ...], Any]]  # (the arguments, the expected answer) of each case
 
-    An answer the comparison cannot even handle (``None``, a string, a list of tensors, a
-    tensor of the wrong shape) is a wrong answer too, reported the same way.
+
+def _as_is(student: Callable[..., Any]) -> Callable[..., Any]:
+    return student
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise's check, in parts, so that ``tools/grade.py`` can split it in two: the
+    student's kernel calls the answer on ``cases(seed)``'s arguments and sends back what it
+    returned, as data; the grader compares that with the expected answers it computes itself.
+
+    ``cases(seed)``: the cases; seed 0 gives the notebook's own check, another seed other
+    inputs. ``same(got, expected)``: whether an answer is right. ``call(answer)``: how the
+    answer is called (e.g. three times, for dropout), by default as it is.
     """
-    for args, expected in cases:
+
+    name: str
+    cases: Callable[[int], Cases]
+    same: Callable[[Any, Any], bool]
+    call: Callable[[Callable[..., Any]], Callable[..., Any]] = _as_is
+
+
+#: Every exercise, by name (the function the student writes), in the chapters' order.
+EXERCISES: dict[str, Exercise] = {}
+
+
+def _exercise(name: str, same: Callable[[Any, Any], bool],
+              call: Callable[[Callable[..., Any]], Callable[..., Any]] = _as_is
+              ) -> Callable[[Callable[[int], Cases]], Callable[[int], Cases]]:
+    """Register the decorated ``cases(seed)`` function as exercise ``name``'s cases."""
+    def register(cases: Callable[[int], Cases]) -> Callable[[int], Cases]:
+        EXERCISES[name] = Exercise(name, cases, same, call)
+        return cases
+    return register
+
+
+def wrong_message(name: str, args: tuple[Any, ...], expected: Any, got: Any) -> str:
+    """What a check says of a wrong answer."""
+    shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a)
+                       for a in args)
+    hint = ("\n(your function returned None: does it end with `return ...`?)"
+            if got is None else "")
+    return (f"{name}: wrong answer for inputs ({shapes}).\n"
+            f"expected: {expected}\ngot:      {got}{hint}")
+
+
+def is_right(exercise: Exercise, got: Any, expected: Any) -> bool:
+    """Whether ``got`` answers the case; an answer the comparison cannot even handle
+    (``None``, a string, a list of tensors, a tensor of the wrong shape) is wrong."""
+    try:
+        return bool(exercise.same(got, expected))
+    except Exception:
+        return False
+
+
+def _check(name: str, student: Callable[..., Any], seed: int = 0) -> bool:
+    """Run ``student`` on exercise ``name``'s cases and compare with the expected answers."""
+    exercise = EXERCISES[name]
+    answer = exercise.call(student)
+    for args, expected in exercise.cases(seed):
         try:
-            got = student(*args)
+            got = answer(*args)
         except NotImplementedError:
             print(not_solved(name))
             return False
-        try:
-            right = bool(same(got, expected))
-        except Exception:  # any failure to compare is a wrong answer
-            right = False
-        if not right:
-            shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a)
-                               for a in args)
-            hint = ("\n(your function returned None: does it end with `return ...`?)"
-                    if got is None else "")
-            raise AssertionError(f"{name}: wrong answer for inputs ({shapes}).\n"
-                                 f"expected: {expected}\ngot:      {got}{hint}")
+        if not is_right(exercise, got, expected):
+            raise AssertionError(wrong_message(name, args, expected, got))
     print(f"{name}: Correct!")
     return True
 
@@ -113,12 +158,17 @@ def check_channel_stats(channel_stats: Callable[[Tensor], tuple[Tensor, Tensor]]
     image of the channel, std dividing by the number of pixels (``unbiased=False``).
     Introduced in chapter 1.
     """
-    cases = []
-    for seed in (0, 1):
-        x = _images(seed)
+    return _check("channel_stats", channel_stats)
+
+
+@_exercise("channel_stats", _close)
+def _channel_stats_cases(seed: int) -> Cases:
+    cases: Cases = []
+    for s in (0, 1):
+        x = _images(s + 1000 * seed)
         pixels = x.transpose(0, 1).reshape(3, -1)  # (3, N * H * W)
         cases.append(((x,), (pixels.mean(dim=1), pixels.std(dim=1, unbiased=False))))
-    return _check("channel_stats", channel_stats, cases, _close)
+    return cases
 
 
 def check_standardize(standardize: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
@@ -127,14 +177,19 @@ def check_standardize(standardize: Callable[[Tensor, Tensor, Tensor], Tensor]) -
     ``images`` (N, 3, H, W), ``mean`` and ``std`` (3,); the result has the images' shape and
     equals torchvision's ``Normalize(mean, std)``.  Introduced in chapter 1.
     """
+    return _check("standardize", standardize)
+
+
+@_exercise("standardize", _close)
+def _standardize_cases(seed: int) -> Cases:
     from torchvision.transforms import Normalize
 
-    cases = []
-    for seed in (2, 3):
-        x = _images(seed)
+    cases: Cases = []
+    for s in (2, 3):
+        x = _images(s + 1000 * seed)
         mean, std = torch.tensor([0.85, 0.82, 0.81]), torch.tensor([0.21, 0.25, 0.27])
         cases.append(((x, mean, std), Normalize(mean, std)(x)))
-    return _check("standardize", standardize, cases, _close)
+    return cases
 
 
 def check_unstandardize(unstandardize: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
@@ -144,17 +199,22 @@ def check_unstandardize(unstandardize: Callable[[Tensor, Tensor, Tensor], Tensor
     [0, 1] so that ``imshow`` shows true colours.  Shapes as in ``check_standardize``.
     Introduced in chapter 1.
     """
-    cases = []
-    for seed in (4, 5):
-        x = _images(seed) * 3 - 1.5  # standardized-looking values
-        mean, std = torch.tensor([0.85, 0.82, 0.81]), torch.tensor([0.21, 0.25, 0.27])
+    return _check("unstandardize", unstandardize)
+
+
+@_exercise("unstandardize", _close)
+def _unstandardize_cases(seed: int) -> Cases:
+    cases: Cases = []
+    mean, std = torch.tensor([0.85, 0.82, 0.81]), torch.tensor([0.21, 0.25, 0.27])
+    for s in (4, 5):
+        x = _images(s + 1000 * seed) * 3 - 1.5  # standardized-looking values
         expected = (x * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1)).clamp(0, 1)
         cases.append(((x, mean, std), expected))
     # far from the mean on both sides: x * std + mean goes below 0 and above 1
     x = torch.linspace(-6, 6, 2 * 3 * 4 * 4).view(2, 3, 4, 4)
     expected = (x * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1)).clamp(0, 1)
     cases.append(((x, mean, std), expected))
-    return _check("unstandardize", unstandardize, cases, _close)
+    return cases
 
 
 # --- chapter 2 ------------------------------------------------------------------------------
@@ -166,17 +226,30 @@ def check_conv_output_size(conv_output_size: Callable[..., int]) -> bool:
     The side of a convolution's (or pooling's) output for a square input of side ``size``.
     Compared with the shape ``torch.nn.functional.conv2d`` gives.  Introduced in chapter 2.
     """
-    cases = []
+    return _check("conv_output_size", conv_output_size)
+
+
+@_exercise("conv_output_size", _equal)
+def _conv_output_size_cases(seed: int) -> Cases:
     # with stride 1 or 2, adding the padding outside the floor happens to give the right
     # answer; (9, 3, 3, 1) and (30, 4, 4, 2) tell the two apart
-    for size, kernel, stride, padding in ((28, 3, 1, 0), (26, 2, 2, 0), (13, 3, 1, 0),
-                                          (11, 2, 2, 0), (32, 5, 2, 2), (7, 3, 3, 1),
-                                          (28, 3, 1, 1), (9, 3, 3, 1), (30, 4, 4, 2)):
+    settings = [(28, 3, 1, 0), (26, 2, 2, 0), (13, 3, 1, 0), (11, 2, 2, 0), (32, 5, 2, 2),
+                (7, 3, 3, 1), (28, 3, 1, 1), (9, 3, 3, 1), (30, 4, 4, 2)]
+    if seed:  # the grader's: more settings, drawn from the seed
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(6):
+            kernel, stride, padding = (int(torch.randint(1, 6, (1,), generator=g)),
+                                       int(torch.randint(1, 5, (1,), generator=g)),
+                                       int(torch.randint(0, 3, (1,), generator=g)))
+            size = int(torch.randint(max(kernel - 2 * padding, 1), 40, (1,), generator=g))
+            settings.append((size, kernel, stride, padding))
+    cases: Cases = []
+    for size, kernel, stride, padding in settings:
         out = torch.nn.functional.conv2d(torch.zeros(1, 1, size, size),
                                          torch.zeros(1, 1, kernel, kernel),
                                          stride=stride, padding=padding)
         cases.append(((size, kernel, stride, padding), out.shape[-1]))
-    return _check("conv_output_size", conv_output_size, cases, _equal)
+    return cases
 
 
 def check_most_confused(most_confused: Callable[[Tensor], tuple[int, int]]) -> bool:
@@ -186,9 +259,18 @@ def check_most_confused(most_confused: Callable[[Tensor], tuple[int, int]]) -> b
     images of class ``i`` predicted as ``j``.  The answer is the off-diagonal cell with the
     largest count: the most frequent mistake.  Introduced in chapter 2.
     """
-    cases = []
-    for seed in (6, 7, 8):
-        g = torch.Generator().manual_seed(seed)
+    return _check("most_confused", most_confused)
+
+
+def _same_cell(got: Any, expected: tuple[int, int]) -> bool:
+    return tuple(int(v) for v in got) == expected
+
+
+@_exercise("most_confused", _same_cell)
+def _most_confused_cases(seed: int) -> Cases:
+    cases: Cases = []
+    for s in (6, 7, 8):
+        g = torch.Generator().manual_seed(s + 1000 * seed)
         matrix = torch.randint(0, 20, (3, 3), generator=g)
         matrix += torch.diag(torch.tensor([100, 90, 80]))  # most answers are right
         i, j = divmod(int(torch.randint(0, 6, (1,), generator=g)), 2)
@@ -199,8 +281,7 @@ def check_most_confused(most_confused: Callable[[Tensor], tuple[int, int]]) -> b
     # single mistake is (1, 2): worst row and worst column need not meet at the answer
     tricky = torch.tensor([[50, 10, 10], [0, 50, 12], [9, 0, 50]])
     cases.append(((tricky,), (1, 2)))
-    return _check("most_confused", most_confused, cases,
-                  lambda got, expected: tuple(int(v) for v in got) == expected)
+    return cases
 
 
 def check_softmax(softmax: Callable[[Tensor], Tensor]) -> bool:
@@ -210,14 +291,19 @@ def check_softmax(softmax: Callable[[Tensor], Tensor]) -> bool:
     dim=1)`` also for large logits (subtract each row's maximum first, or ``exp`` overflows).
     Introduced in chapter 2.
     """
-    cases = []
-    for seed in (9, 10):
-        g = torch.Generator().manual_seed(seed)
+    return _check("softmax", softmax)
+
+
+@_exercise("softmax", _close)
+def _softmax_cases(seed: int) -> Cases:
+    cases: Cases = []
+    for s in (9, 10):
+        g = torch.Generator().manual_seed(s + 1000 * seed)
         logits = torch.randn(5, 3, generator=g) * 3
         cases.append(((logits,), torch.softmax(logits, dim=1)))
     big = torch.tensor([[1000.0, 999.0, 0.0], [-5.0, 200.0, 200.0]])
     cases.append(((big,), torch.softmax(big, dim=1)))
-    return _check("softmax", softmax, cases, _close)
+    return cases
 
 
 # --- chapter 3 ------------------------------------------------------------------------------
@@ -329,7 +415,7 @@ class _Reference:
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)
             out = layer.train()(x)
-        self.p, self.shape, self.whole_maps = p, tuple(x.shape), whole_maps
+        self.x, self.p, self.shape, self.whole_maps = x, p, tuple(x.shape), whole_maps
         self.layer_name = f"nn.{type(layer).__name__}"
         zeroed = (out == 0).flatten(2).all(dim=2) if whole_maps else out == 0
         self.fraction = zeroed.float().mean().item()
@@ -393,16 +479,23 @@ def check_my_dropout(my_dropout: Callable[[Tensor, float, torch.Generator], Tens
     number of values is not dropout).
     Introduced in chapter 3.
     """
+    return _check("my_dropout", my_dropout)
+
+
+@_exercise("my_dropout", _same_dropout, lambda answer: _draw_three(answer, whole_maps=False))
+def _my_dropout_cases(seed: int) -> Cases:
     spaced = torch.linspace(0.1, 1.1, 11)
     big = spaced.repeat(10_000)  # (110000,): enough values to tell p from 1 - p
-    g = torch.Generator().manual_seed(11)
+    g = torch.Generator().manual_seed(11 + 1000 * seed)
     grid = torch.randn(64, 50, generator=g).sign() * (torch.rand(64, 50, generator=g) + 0.1)
-    cases: list[tuple[tuple[Any, ...], _Reference | _Spread]] = []
-    for x, p, seed in ((big, 0.2, 0), (big, 0.5, 1), (big, 0.8, 2), (grid, 0.3, 3),
-                       (spaced, 0.0, 4)):
-        cases.append(((x, p, seed), _Reference(torch.nn.Dropout(p), x, p, seed, False)))
-    cases.append(((spaced.repeat(10), 0.2, 5, SPREAD_DRAWS), _Spread(0.2, 110, False)))
-    return _check("my_dropout", _draw_three(my_dropout, whole_maps=False), cases, _same_dropout)
+    cases: Cases = []
+    for x, p, s in ((big, 0.2, 0), (big, 0.5, 1), (big, 0.8, 2), (grid, 0.3, 3),
+                    (spaced, 0.0, 4)):
+        s += 1000 * seed
+        cases.append(((x, p, s), _Reference(torch.nn.Dropout(p), x, p, s, False)))
+    cases.append(((spaced.repeat(10), 0.2, 5 + 1000 * seed, SPREAD_DRAWS),
+                  _Spread(0.2, 110, False)))
+    return cases
 
 
 def check_dropout2d(dropout2d: Callable[[Tensor, float, torch.Generator], Tensor]) -> bool:
@@ -415,14 +508,21 @@ def check_dropout2d(dropout2d: Callable[[Tensor, float, torch.Generator], Tensor
     and each map is dropped on its own, so the number dropped varies from draw to draw.
     Introduced in chapter 3.
     """
-    g = torch.Generator().manual_seed(12)
+    return _check("dropout2d", dropout2d)
+
+
+@_exercise("dropout2d", _same_dropout, lambda answer: _draw_three(answer, whole_maps=True))
+def _dropout2d_cases(seed: int) -> Cases:
+    g = torch.Generator().manual_seed(12 + 1000 * seed)
     maps = torch.rand(2000, 10, 3, 3, generator=g) + 0.1  # no zeros before dropout
     small = torch.rand(2, 3, 4, 4, generator=g) + 0.1
-    cases: list[tuple[tuple[Any, ...], _Reference | _Spread]] = []
-    for x, p, seed in ((maps, 0.2, 0), (maps, 0.5, 1), (small, 0.0, 2)):
-        cases.append(((x, p, seed), _Reference(torch.nn.Dropout2d(p), x, p, seed, True)))
-    cases.append(((small.repeat(4, 3, 1, 1), 0.3, 3, SPREAD_DRAWS), _Spread(0.3, 72, True)))
-    return _check("dropout2d", _draw_three(dropout2d, whole_maps=True), cases, _same_dropout)
+    cases: Cases = []
+    for x, p, s in ((maps, 0.2, 0), (maps, 0.5, 1), (small, 0.0, 2)):
+        s += 1000 * seed
+        cases.append(((x, p, s), _Reference(torch.nn.Dropout2d(p), x, p, s, True)))
+    cases.append(((small.repeat(4, 3, 1, 1), 0.3, 3 + 1000 * seed, SPREAD_DRAWS),
+                  _Spread(0.3, 72, True)))
+    return cases
 
 
 def check_dropout_sum_std(dropout_sum_std: Callable[[Tensor, float], Any]) -> bool:
@@ -433,17 +533,30 @@ def check_dropout_sum_std(dropout_sum_std: Callable[[Tensor, float], Any]) -> bo
     ``nn.Dropout(p)`` (``rpslib.regularization.dropout_sums``), within 2 %.
     Introduced in chapter 3.
     """
+    return _check("dropout_sum_std", dropout_sum_std)
+
+
+def _same_std(got: Any, expected: float) -> bool:
+    return abs(float(got) - expected) <= 0.02 * expected + 1e-3
+
+
+@_exercise("dropout_sum_std", _same_std)
+def _dropout_sum_std_cases(seed: int) -> Cases:
     from rpslib.regularization import dropout_sums
 
     spaced = torch.linspace(0.1, 1.1, 11)
     other = torch.tensor([2.0, -1.0, 0.5, 3.0, -0.25])
-    cases = []
-    for x, p in ((spaced, 0.1), (spaced, 0.3), (spaced, 0.5), (spaced, 0.9), (other, 0.25),
-                 (spaced, 0.0)):  # p = 0 last: an answer that divides by p fails before it
-        measured = dropout_sums(p, n_samples=200_000, seed=5, x=x).double().std().item()
+    settings = [(spaced, 0.1), (spaced, 0.3), (spaced, 0.5), (spaced, 0.9), (other, 0.25)]
+    if seed:  # the grader's: values and a probability drawn from the seed
+        g = torch.Generator().manual_seed(seed)
+        settings.append((torch.randn(7, generator=g) * 2,
+                         round(float(torch.rand(1, generator=g)) * 0.8 + 0.1, 2)))
+    settings.append((spaced, 0.0))  # p = 0 last: an answer that divides by p fails before it
+    cases: Cases = []
+    for x, p in settings:
+        measured = dropout_sums(p, n_samples=200_000, seed=5 + seed, x=x).double().std().item()
         cases.append(((x, p), round(measured, 4)))
-    return _check("dropout_sum_std", dropout_sum_std, cases,
-                  lambda got, expected: abs(float(got) - expected) <= 0.02 * expected + 1e-3)
+    return cases
 
 
 # --- chapter 4 ------------------------------------------------------------------------------
@@ -464,12 +577,21 @@ def check_range_test_lrs(range_test_lrs: Callable[[float, float, int], Any]) -> 
     steps instead of ``num_iter - 1`` (which never reaches ``end_lr``) both fail.
     Introduced in chapter 4.
     """
+    return _check("range_test_lrs", range_test_lrs)
+
+
+@_exercise("range_test_lrs", _close_relative)
+def _range_test_lrs_cases(seed: int) -> Cases:
     import numpy as np
 
-    cases = [((start, end, n), torch.from_numpy(np.geomspace(start, end, n)))
-             for start, end, n in ((0.01, 0.1, 11), (3e-4, 0.1, 100), (1e-5, 1.0, 2),
-                                   (0.5, 0.005, 5))]
-    return _check("range_test_lrs", range_test_lrs, cases, _close_relative)
+    settings = [(0.01, 0.1, 11), (3e-4, 0.1, 100), (1e-5, 1.0, 2), (0.5, 0.005, 5)]
+    if seed:  # the grader's: a range drawn from the seed
+        g = torch.Generator().manual_seed(seed)
+        start = 10 ** float(torch.empty(1).uniform_(-6, -2, generator=g))
+        end = start * 10 ** float(torch.empty(1).uniform_(1, 5, generator=g))
+        settings.append((start, end, int(torch.randint(3, 60, (1,), generator=g))))
+    return [((start, end, n), torch.from_numpy(np.geomspace(start, end, n)))
+            for start, end, n in settings]
 
 
 def check_smooth(smooth: Callable[[list[float], float], Any]) -> bool:
@@ -478,19 +600,24 @@ def check_smooth(smooth: Callable[[list[float], float], Any]) -> bool:
     ``smoothed[0] = losses[0]`` and ``smoothed[i] = alpha * losses[i] + (1 - alpha) *
     smoothed[i - 1]``, one value per loss; compared with a plain loop.  Introduced in chapter 4.
     """
+    return _check("smooth", smooth)
+
+
+@_exercise("smooth", _close_relative)
+def _smooth_cases(seed: int) -> Cases:
     def reference(losses: list[float], alpha: float) -> Tensor:
         smoothed = [losses[0]]
         for loss in losses[1:]:
             smoothed.append(alpha * loss + (1 - alpha) * smoothed[-1])
         return torch.tensor(smoothed, dtype=torch.float64)
 
-    cases = []
-    for seed, alpha in ((11, 0.05), (12, 0.3), (13, 1.0)):
-        g = torch.Generator().manual_seed(seed)
+    cases: Cases = []
+    for s, alpha in ((11, 0.05), (12, 0.3), (13, 1.0)):
+        g = torch.Generator().manual_seed(s + 1000 * seed)
         losses = (1.1 + torch.rand(8, generator=g)).tolist()
         cases.append(((losses, alpha), reference(losses, alpha)))
     cases.append((([2.0], 0.05), torch.tensor([2.0], dtype=torch.float64)))
-    return _check("smooth", smooth, cases, _close_relative)
+    return cases
 
 
 def check_steepest_lr(steepest_lr: Callable[[Any, Any], float]) -> bool:
@@ -502,6 +629,15 @@ def check_steepest_lr(steepest_lr: Callable[[Any, Any], float]) -> bool:
     linear range test, where a slope per point (not per decade) gives another answer.
     Introduced in chapter 4.
     """
+    return _check("steepest_lr", steepest_lr)
+
+
+def _same_lr(got: Any, expected: float) -> bool:
+    return abs(float(got) - expected) <= 1e-9 * expected
+
+
+@_exercise("steepest_lr", _same_lr)
+def _steepest_lr_cases(seed: int) -> Cases:
     import numpy as np
 
     def curve(lrs: np.ndarray, center: float) -> np.ndarray:
@@ -509,14 +645,16 @@ def check_steepest_lr(steepest_lr: Callable[[Any, Any], float]) -> bool:
         return 1.0 - 0.4 * np.tanh(2 * (x - center)) + np.where(x > center + 1, (x - center
                                                                                 - 1) ** 2, 0)
 
-    cases = []
+    # the grader's seed moves each curve's fall a little
+    shift = 0.0 if not seed else float(torch.empty(1).uniform_(
+        -0.3, 0.3, generator=torch.Generator().manual_seed(seed)))
+    cases: Cases = []
     for lrs, center in ((np.geomspace(1e-5, 1.0, 20), -3.2), (np.geomspace(3e-4, 0.1, 20), -2.0),
                         (np.linspace(1e-3, 0.1, 20), -1.6)):
-        losses = curve(lrs, center)
+        losses = curve(lrs, center + shift)
         slopes = np.gradient(losses, np.log10(lrs))
         cases.append(((lrs, losses), float(lrs[np.argmin(slopes)])))
-    return _check("steepest_lr", steepest_lr, cases,
-                  lambda got, expected: abs(float(got) - expected) <= 1e-9 * expected)
+    return cases
 
 
 # --- chapter 5 ------------------------------------------------------------------------------
@@ -559,9 +697,13 @@ def check_my_ewma(my_ewma: Callable[[Tensor, float], Any]) -> bool:
     value (a tensor, an array or a list of numbers).  Compared with the closed form
     ``(1 - beta) * sum_k beta ** (t - k) * values[k]``.  Introduced in chapter 5.
     """
-    cases = [((values, beta), _ewma_closed_form(values, beta))
-             for values, beta in _series_cases(0)]
-    return _check("my_ewma", my_ewma, cases, _same_series)
+    return _check("my_ewma", my_ewma)
+
+
+@_exercise("my_ewma", _same_series)
+def _my_ewma_cases(seed: int) -> Cases:
+    return [((values, beta), _ewma_closed_form(values, beta))
+            for values, beta in _series_cases(1000 * seed)]
 
 
 def check_bias_correct(bias_correct: Callable[[Tensor, float], Any]) -> bool:
@@ -573,21 +715,40 @@ def check_bias_correct(bias_correct: Callable[[Tensor, float], Any]) -> bool:
     constant series, whose corrected averages are the constant itself.
     Introduced in chapter 5.
     """
-    cases = []
-    for values, beta in _series_cases(1) + [(torch.ones(40, dtype=torch.float64), 0.99)]:
+    return _check("bias_correct", bias_correct)
+
+
+@_exercise("bias_correct", _same_series)
+def _bias_correct_cases(seed: int) -> Cases:
+    cases: Cases = []
+    for values, beta in (_series_cases(1 + 1000 * seed)
+                         + [(torch.ones(40, dtype=torch.float64), 0.99)]):
         averages = _ewma_closed_form(values, beta)
         steps = torch.arange(1, len(values) + 1, dtype=torch.float64)
         cases.append(((averages, beta), averages / (1 - beta**steps)))
-    return _check("bias_correct", bias_correct, cases, _same_series)
+    return cases
 
 
-def _adam_cases() -> list[tuple[tuple[Any, ...], tuple[Tensor, Tensor, Tensor]]]:
+def _same_tensors(got: Any, expected: tuple[Tensor, ...]) -> bool:
+    """``got`` is a tuple of tensors close to ``expected``'s, one by one."""
+    if not isinstance(got, tuple | list) or len(got) != len(expected):
+        return False
+    for mine, theirs in zip(got, expected, strict=True):
+        mine = torch.as_tensor(mine).detach().double()
+        if mine.shape != theirs.shape or not torch.allclose(mine, theirs, rtol=1e-6,
+                                                            atol=1e-12):
+            return False
+    return True
+
+
+@_exercise("adam_step", _same_tensors)
+def _adam_cases(seed: int) -> Cases:
     """(param, grad, m, v, t, lr, betas, eps) before step t, and torch's Adam after it."""
     cases = []
     settings = [(1, 0.01, (0.9, 0.999), 1.0), (2, 0.01, (0.9, 0.999), 1.0),
                 (10, 0.1, (0.8, 0.99), 1.0), (5, 0.01, (0.9, 0.999), 1e-5)]  # tiny gradients
-    for seed, (t, lr, betas, size) in enumerate(settings):
-        g = torch.Generator().manual_seed(100 + seed)
+    for s, (t, lr, betas, size) in enumerate(settings):
+        g = torch.Generator().manual_seed(100 + s + 1000 * seed)
         param = torch.nn.Parameter(torch.randn(2, 3, generator=g, dtype=torch.float64))
         optimizer = torch.optim.Adam([param], lr=lr, betas=betas, eps=1e-8)
         grads = [size * torch.randn(2, 3, generator=g, dtype=torch.float64) for _ in range(t)]
@@ -606,18 +767,6 @@ def _adam_cases() -> list[tuple[tuple[Any, ...], tuple[Tensor, Tensor, Tensor]]]
     return cases
 
 
-def _same_tensors(got: Any, expected: tuple[Tensor, ...]) -> bool:
-    """``got`` is a tuple of tensors close to ``expected``'s, one by one."""
-    if not isinstance(got, tuple | list) or len(got) != len(expected):
-        return False
-    for mine, theirs in zip(got, expected, strict=True):
-        mine = torch.as_tensor(mine).detach().double()
-        if mine.shape != theirs.shape or not torch.allclose(mine, theirs, rtol=1e-6,
-                                                            atol=1e-12):
-            return False
-    return True
-
-
 def check_adam_step(adam_step: Callable[..., Any]) -> bool:
     """Check ``adam_step(param, grad, m, v, t, lr, betas, eps) -> (param, m, v)``.
 
@@ -628,7 +777,7 @@ def check_adam_step(adam_step: Callable[..., Any]) -> bool:
     at steps 1, 2, 5 and 10, one case with gradients so small that ``eps`` matters.
     Introduced in chapter 5.
     """
-    return _check("adam_step", adam_step, _adam_cases(), _same_tensors)
+    return _check("adam_step", adam_step)
 
 
 # --- chapter 6 ------------------------------------------------------------------------------
@@ -661,27 +810,33 @@ def check_grad_norms(grad_norms: Callable[[torch.nn.Module], dict[str, float]]) 
     gradient and no entry.  Compared with ``torch.linalg.vector_norm``.  Introduced in
     chapter 6.
     """
-    def model(seed: int, description: str, frozen: bool = False) -> torch.nn.Module:
-        torch.manual_seed(seed)
+    return _check("grad_norms", grad_norms)
+
+
+def _same_norms(got: Any, expected: dict[str, float]) -> bool:
+    return (isinstance(got, dict) and list(got) == list(expected)
+            and all(abs(float(got[k]) - v) <= 1e-5 * v + 1e-8 for k, v in expected.items()))
+
+
+@_exercise("grad_norms", _same_norms)
+def _grad_norms_cases(seed: int) -> Cases:
+    def model(s: int, description: str, frozen: bool = False) -> torch.nn.Module:
+        torch.manual_seed(s)
         net = _Model(description, torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
         if frozen:
             net[0].requires_grad_(False)
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(s)
         return _backward_done(net, torch.randn(8, 4, generator=g), torch.randn(8, 2, generator=g))
 
-    cases = []
+    cases: Cases = []
     with torch.random.fork_rng(devices=[]):  # the caller's random numbers stay as they were
-        for net in (model(0, "Linear(4, 3), Tanh, Linear(3, 2) after a backward pass"),
-                    model(1, "the same, its first layer frozen (no gradient)", frozen=True)):
+        for net in (model(1000 * seed, "Linear(4, 3), Tanh, Linear(3, 2) after a backward pass"),
+                    model(1 + 1000 * seed, "the same, its first layer frozen (no gradient)",
+                          frozen=True)):
             expected = {name: torch.linalg.vector_norm(p.grad).item()
                         for name, p in net.named_parameters() if p.grad is not None}
             cases.append(((net,), expected))
-
-    def same(got: Any, expected: dict[str, float]) -> bool:
-        return (isinstance(got, dict) and list(got) == list(expected)
-                and all(abs(float(got[k]) - v) <= 1e-5 * v + 1e-8 for k, v in expected.items()))
-
-    return _check("grad_norms", grad_norms, cases, same)
+    return cases
 
 
 class _Recorded:
@@ -729,25 +884,36 @@ def check_record_forward(record_forward: Callable[[torch.nn.Module, Tensor],
     to the caller).  The outputs are compared with the children called one by one.
     Introduced in chapter 6.
     """
-    def model(seed: int, description: str, *layers: torch.nn.Module) -> torch.nn.Module:
-        torch.manual_seed(seed)
+    return _check("record_forward", record_forward)
+
+
+def _record(answer: Callable[[torch.nn.Module, Tensor], Any]) -> Callable[..., _Recorded | None]:
+    """``answer(net, x)``, with what it let through and the hooks it left on ``net``."""
+    def recorded(net: torch.nn.Module, x: Tensor) -> _Recorded | None:
+        try:
+            outputs = answer(net, x)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # the forward pass (or the answer) failed
+            return _Recorded(None, type(error).__name__, _forward_hooks(net))
+        if outputs is None:
+            return None  # _check then reminds the student of `return`
+        return _Recorded(outputs, None, _forward_hooks(net))
+    return recorded
+
+
+def _same_record(got: Any, expected: _Recorded) -> bool:
+    return isinstance(got, _Recorded) and got.same(expected)
+
+
+@_exercise("record_forward", _same_record, _record)
+def _record_forward_cases(seed: int) -> Cases:
+    def model(s: int, description: str, *layers: torch.nn.Module) -> torch.nn.Module:
+        torch.manual_seed(s + 1000 * seed)
         net = _Model(description)
         for name, layer in zip(("fc1", "act", "fc2", "out"), layers, strict=False):
             net.add_module(name, layer)
         return net
-
-    def run(answer: Callable[[torch.nn.Module, Tensor], Any]) -> Callable[..., _Recorded | None]:
-        def recorded(net: torch.nn.Module, x: Tensor) -> _Recorded | None:
-            try:
-                outputs = answer(net, x)
-            except NotImplementedError:
-                raise
-            except Exception as error:  # the forward pass (or the answer) failed
-                return _Recorded(None, type(error).__name__, _forward_hooks(net))
-            if outputs is None:
-                return None  # _check then reminds the student of `return`
-            return _Recorded(outputs, None, _forward_hooks(net))
-        return recorded
 
     def reference(net: torch.nn.Module, x: Tensor) -> dict[str, Tensor]:
         outputs = {}
@@ -757,9 +923,9 @@ def check_record_forward(record_forward: Callable[[torch.nn.Module, Tensor],
                 outputs[name] = x
         return outputs
 
-    cases = []
+    cases: Cases = []
     with torch.random.fork_rng(devices=[]):
-        g = torch.Generator().manual_seed(0)
+        g = torch.Generator().manual_seed(1000 * seed)
         for net, x in (
                 (model(0, "fc1 Linear(4, 3), act ReLU, fc2 Linear(3, 2)", torch.nn.Linear(4, 3),
                        torch.nn.ReLU(), torch.nn.Linear(3, 2)), torch.randn(5, 4, generator=g)),
@@ -772,8 +938,7 @@ def check_record_forward(record_forward: Callable[[torch.nn.Module, Tensor],
                        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(4, 1))
         cases.append(((broken, torch.randn(5, 2, generator=g)),
                       _Recorded(None, "RuntimeError", 0)))
-    return _check("record_forward", run(record_forward), cases,
-                  lambda got, expected: got.same(expected))
+    return cases
 
 
 def check_loss_surface(loss_surface: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> bool:
@@ -784,8 +949,19 @@ def check_loss_surface(loss_surface: Callable[[Tensor, Tensor, Tensor, Tensor], 
     ``torch.nn.functional.mse_loss`` at each pair, one by one; the grids are not square, so a
     transposed answer fails.  Introduced in chapter 6.
     """
-    cases = []
-    g = torch.Generator().manual_seed(6)
+    return _check("loss_surface", loss_surface)
+
+
+def _same_surface(got: Any, expected: Tensor) -> bool:
+    got = torch.as_tensor(got, dtype=torch.float64)
+    return got.shape == expected.shape and torch.allclose(got, expected.double(),
+                                                          rtol=1e-5, atol=1e-7)
+
+
+@_exercise("loss_surface", _same_surface)
+def _loss_surface_cases(seed: int) -> Cases:
+    cases: Cases = []
+    g = torch.Generator().manual_seed(6 + 1000 * seed)
     for n, biases, weights in ((50, torch.linspace(-1, 3, 5), torch.linspace(0, 4, 7)),
                                (7, torch.tensor([1.0, 0.0]), torch.tensor([2.0, -1.0, 0.5])),
                                (1, torch.tensor([0.5]), torch.tensor([1.5, 2.5]))):
@@ -794,19 +970,13 @@ def check_loss_surface(loss_surface: Callable[[Tensor, Tensor, Tensor, Tensor], 
         expected = torch.tensor([[torch.nn.functional.mse_loss(b + w * x, y).item()
                                   for w in weights] for b in biases])
         cases.append(((x, y, biases, weights), expected))
-
-    def same(got: Any, expected: Tensor) -> bool:
-        got = torch.as_tensor(got, dtype=torch.float64)
-        return got.shape == expected.shape and torch.allclose(got, expected.double(),
-                                                              rtol=1e-5, atol=1e-7)
-
-    return _check("loss_surface", loss_surface, cases, same)
+    return cases
 
 
 # --- chapter 7 ------------------------------------------------------------------------------
 
 
-def _sgd_cases(nesterov: bool) -> list[tuple[tuple[Any, ...], tuple[Tensor, Tensor]]]:
+def _sgd_cases(nesterov: bool, seed: int) -> Cases:
     """(param, grad, buffer[, lr, momentum, dampening]) before step t, torch's SGD after it.
 
     ``buffer`` is None before the first step, as PyTorch has no ``momentum_buffer`` then.
@@ -817,8 +987,8 @@ def _sgd_cases(nesterov: bool) -> list[tuple[tuple[Any, ...], tuple[Tensor, Tens
                  (8, 0.2, 0.8, 0.0)] if nesterov else
                 [(1, 0.1, 0.9, 0.0), (1, 0.1, 0.9, 0.5), (3, 0.05, 0.9, 0.5),
                  (6, 0.1, 0.8, 0.0), (2, 0.5, 0.5, 0.3)])
-    for seed, (t, lr, momentum, dampening) in enumerate(settings):
-        g = torch.Generator().manual_seed(700 + seed)
+    for s, (t, lr, momentum, dampening) in enumerate(settings):
+        g = torch.Generator().manual_seed(700 + s + 1000 * seed)
         param = torch.nn.Parameter(torch.randn(2, 3, generator=g, dtype=torch.float64))
         optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum, dampening=dampening,
                                     nesterov=nesterov)
@@ -847,7 +1017,12 @@ def check_momentum_step(momentum_step: Callable[..., Any]) -> bool:
     ``torch.optim.SGD`` at steps 1, 2, 3 and 6, with and without dampening.
     Introduced in chapter 7.
     """
-    return _check("momentum_step", momentum_step, _sgd_cases(nesterov=False), _same_tensors)
+    return _check("momentum_step", momentum_step)
+
+
+@_exercise("momentum_step", _same_tensors)
+def _momentum_step_cases(seed: int) -> Cases:
+    return _sgd_cases(nesterov=False, seed=seed)
 
 
 def check_nesterov_step(nesterov_step: Callable[..., Any]) -> bool:
@@ -859,7 +1034,12 @@ def check_nesterov_step(nesterov_step: Callable[..., Any]) -> bool:
     ``None`` before the first step.  Compared with ``torch.optim.SGD`` at steps 1, 2, 5 and 8.
     Introduced in chapter 7.
     """
-    return _check("nesterov_step", nesterov_step, _sgd_cases(nesterov=True), _same_tensors)
+    return _check("nesterov_step", nesterov_step)
+
+
+@_exercise("nesterov_step", _same_tensors)
+def _nesterov_step_cases(seed: int) -> Cases:
+    return _sgd_cases(nesterov=True, seed=seed)
 
 
 # --- chapter 8 ------------------------------------------------------------------------------
@@ -890,15 +1070,26 @@ def check_step_lr(step_lr: Callable[[int, float, int, float], Any]) -> bool:
     ``torch.optim.lr_scheduler.StepLR``'s rates, read before each ``scheduler.step()``.  A
     rate shifted by one epoch (the slides' record) fails.  Introduced in chapter 8.
     """
+    return _check("step_lr", step_lr)
+
+
+@_exercise("step_lr", _same_rate)
+def _step_lr_cases(seed: int) -> Cases:
     from functools import partial
 
     from torch.optim.lr_scheduler import StepLR
 
-    cases = []
-    for lr, step_size, gamma, n in ((0.1, 3, 0.5, 10), (0.05, 1, 0.9, 4), (1.0, 4, 0.1, 9)):
+    settings = [(0.1, 3, 0.5, 10), (0.05, 1, 0.9, 4), (1.0, 4, 0.1, 9)]
+    if seed:  # the grader's: a schedule drawn from the seed
+        g = torch.Generator().manual_seed(seed)
+        settings.append((round(float(torch.rand(1, generator=g)) * 0.5 + 0.01, 3),
+                         int(torch.randint(1, 6, (1,), generator=g)),
+                         round(float(torch.rand(1, generator=g)) * 0.8 + 0.1, 2), 12))
+    cases: Cases = []
+    for lr, step_size, gamma, n in settings:
         rates = _scheduler_rates(partial(StepLR, step_size=step_size, gamma=gamma), lr, n)
         cases += [((epoch, lr, step_size, gamma), rate) for epoch, rate in enumerate(rates)]
-    return _check("step_lr", step_lr, cases, _same_rate)
+    return cases
 
 
 def check_triangular_lr(triangular_lr: Callable[[int, float, float, int], Any]) -> bool:
@@ -909,14 +1100,124 @@ def check_triangular_lr(triangular_lr: Callable[[int, float, float, int], Any]) 
     ``step_size`` mini-batches, down again in as many, over and over.  Compared with
     PyTorch's ``CyclicLR`` over three cycles.  Introduced in chapter 8.
     """
+    return _check("triangular_lr", triangular_lr)
+
+
+@_exercise("triangular_lr", _same_rate)
+def _triangular_lr_cases(seed: int) -> Cases:
     from functools import partial
 
     from torch.optim.lr_scheduler import CyclicLR
 
-    cases = []
-    for base, top, size in ((0.01, 0.1, 4), (0.001, 0.005, 3), (0.2, 1.0, 1)):
+    settings = [(0.01, 0.1, 4), (0.001, 0.005, 3), (0.2, 1.0, 1)]
+    if seed:  # the grader's: a cycle drawn from the seed
+        g = torch.Generator().manual_seed(seed)
+        base = round(float(torch.rand(1, generator=g)) * 0.05 + 0.001, 4)
+        settings.append((base, round(base * float(torch.randint(2, 20, (1,), generator=g)), 4),
+                         int(torch.randint(1, 7, (1,), generator=g))))
+    cases: Cases = []
+    for base, top, size in settings:
         build = partial(CyclicLR, base_lr=base, max_lr=top, step_size_up=size,
                         cycle_momentum=False)
         rates = _scheduler_rates(build, base, 6 * size + 1)
         cases += [((i, base, top, size), rate) for i, rate in enumerate(rates)]
-    return _check("triangular_lr", triangular_lr, cases, _same_rate)
+    return cases
+
+
+# --- answers as data, for the grader ------------------------------------------------------
+# tools/grade.py calls the answers in the student's kernel and compares them in its own
+# process: what an answer returned travels as JSON, its tensors as numpy arrays (np.savez,
+# read back with allow_pickle=False: no object of the student's is ever unpickled).
+
+
+class _Opaque:
+    """An answer that is not data (an object of the student's): shown, never equal."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def to_data(value: Any, arrays: dict[str, Any]) -> Any:
+    """``value`` (an answer) as JSON data; its tensors and arrays go into ``arrays``."""
+    import numpy as np
+
+    def array(a: Any) -> str:
+        key = f"a{len(arrays)}"
+        arrays[key] = a
+        return key
+
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic) and value.dtype != object:
+        return value.item()
+    if isinstance(value, Tensor):
+        return {"tensor": array(value.detach().cpu().numpy()),
+                "requires_grad": bool(value.requires_grad)}
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return {"ndarray": array(value)}
+    if isinstance(value, list | tuple):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {kind: [to_data(v, arrays) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[to_data(k, arrays), to_data(v, arrays)] for k, v in value.items()]}
+    if isinstance(value, _Draws):
+        return {"draws": [to_data(value.outputs, arrays), [bool(u) for u in value.untouched]]}
+    if isinstance(value, _Counts):
+        return {"counts": [value.counts, None if value.counts is not None
+                           else repr(value.what)[:300]]}
+    if isinstance(value, _Recorded):
+        return {"recorded": [to_data(value.outputs, arrays), value.error, value.hooks_left]}
+    return {"other": repr(value)[:300]}
+
+
+def from_data(data: Any, arrays: Any, expected: Any = None) -> Any:
+    """The answer ``to_data`` described, rebuilt from plain data.
+
+    ``arrays`` maps keys to numpy arrays; ``expected`` is the grader's own expected answer
+    of the case, whose input (never the student's account of it) a dropout answer is judged
+    against.  Raises ``ValueError`` on data ``to_data`` does not make.
+    """
+    import numpy as np
+
+    if data is None or isinstance(data, bool | int | float | str):
+        return data
+    if not isinstance(data, dict) or not data or len(data) > 2:
+        raise ValueError(f"not an answer's data: {str(data)[:80]}")
+    kind = next(iter(data))
+    value = data[kind]
+    if kind == "tensor":
+        tensor = torch.from_numpy(np.array(arrays[value]))
+        if data.get("requires_grad") is True and tensor.is_floating_point():
+            tensor.requires_grad_(True)
+        return tensor
+    if kind == "ndarray":
+        return np.array(arrays[value])
+    if kind in ("list", "tuple") and isinstance(value, list):
+        items = [from_data(v, arrays) for v in value]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict" and isinstance(value, list):
+        return {_hashable(from_data(k, arrays)): from_data(v, arrays) for k, v in value}
+    if kind == "draws" and isinstance(expected, _Reference):
+        outputs, untouched = value
+        return _Draws(expected.x, expected.p, from_data(outputs, arrays),
+                      [bool(u) for u in untouched], expected.whole_maps)
+    if kind == "counts":
+        counts, what = value
+        if counts is None:
+            return _Counts(None, _Opaque(str(what)))
+        return _Counts([int(c) for c in counts])
+    if kind == "recorded":
+        outputs, error, hooks_left = value
+        return _Recorded(from_data(outputs, arrays), None if error is None else str(error),
+                         int(hooks_left))
+    if kind == "other":
+        return _Opaque(str(value))
+    raise ValueError(f"not an answer's data: {kind}")
+
+
+def _hashable(key: Any) -> Any:
+    """A dictionary key rebuilt from data (a list becomes a tuple)."""
+    return tuple(key) if isinstance(key, list) else key

@@ -674,3 +674,47 @@ def test_pytorchs_own_dropout_layers_pass_the_chapter_3_checks() -> None:
 
     assert exercises.check_my_dropout(seeded(torch.nn.functional.dropout)) is True
     assert exercises.check_dropout2d(seeded(torch.nn.functional.dropout2d)) is True
+
+
+def fingerprint(cases: Any) -> str:
+    """What the cases' expected answers are, as text (their tensors' values included)."""
+    import hashlib
+    import json
+
+    arrays: dict[str, Any] = {}
+    text = json.dumps(exercises.to_data([expected for _, expected in cases], arrays))
+    return text + hashlib.sha256(b"".join(a.tobytes() for a in arrays.values())).hexdigest()
+
+
+def through_data(exercise: exercises.Exercise, answer: Callable[..., Any], seed: int,
+                 tmp_path: Any) -> list[tuple[Any, Any, Any]]:
+    """What the grader does: the answer's returns, sent through JSON and np.savez (no
+    pickle), rebuilt against its own expected answers: [(args, expected, rebuilt)]."""
+    import json
+
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    cases = exercise.cases(seed)
+    sent = json.dumps([exercises.to_data(exercise.call(answer)(*args), arrays)
+                       for args, _ in cases])
+    np.savez(tmp_path / "arrays.npz", **arrays)
+    with np.load(tmp_path / "arrays.npz", allow_pickle=False) as npz:
+        loaded = {key: npz[key] for key in npz.files}
+    return [(args, expected, exercises.from_data(data, loaded, expected))
+            for (args, expected), data in zip(cases, json.loads(sent), strict=True)]
+
+
+@pytest.mark.parametrize(("chapter", "name", "stub", "solution"), CELLS,
+                         ids=[f"{c}-{n}" for c, n, _, _ in CELLS])
+def test_an_answer_sent_as_data_is_judged_as_the_check_judges_it(
+        chapter: str, name: str, stub: str, solution: str, tmp_path: Any) -> None:
+    exercise = exercises.EXERCISES[name]
+    seed = 20261205  # a grading seed: other cases than the notebook's check
+    assert fingerprint(exercise.cases(seed)) != fingerprint(exercise.cases(0))
+    for args, expected, got in through_data(exercise, define(solution, name), seed, tmp_path):
+        assert exercises.is_right(exercise, got, expected), (name, args)
+    wrong = WRONG[name][0]
+    verdicts = [exercises.is_right(exercise, got, expected)
+                for _, expected, got in through_data(exercise, wrong, seed, tmp_path)]
+    assert not all(verdicts), f"{wrong.__name__} passed once sent as data"
