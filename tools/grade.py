@@ -2,58 +2,73 @@
 
     python -m tools.grade SUBMISSIONS_DIR [--out DIR] [--timeout SECONDS] [--book DIR]
 
-Each ``*.ipynb`` in SUBMISSIONS_DIR is one student's (the file's stem is the student's name).
-For each, in turn:
+Each notebook in SUBMISSIONS_DIR is one student's: ``*.ipynb`` in any case, or
+``*.ipynb.json`` (as some browsers save it), in the folder or one folder down (as learning
+platforms export them, a folder per student); the student's name is the file's path there,
+without the suffix. Anything else is listed as skipped, with the reason. For each notebook,
+in turn:
 
 1. it runs top to bottom in a fresh kernel, in an empty temporary folder, with a time limit
    for the whole notebook (``--timeout``, 300 s by default); cells that raise do not stop it
    (a wrong answer makes its check cell raise), solution cells (tag ``solution``) are skipped;
-2. then, in that same kernel, the grader sends its own code: it loads a private copy of
-   ``rpslib.exercises`` from the source this grader read when it started (not from the
-   kernel's ``sys.modules``, nor from the file as it may be by then), makes sure each
-   ``check_<name>`` it calls is that copy's own function, calls it on the student's function
-   ``<name>``, and returns the results as the value of its own request, behind a random nonce
-   read from that request's reply only.
+2. the grader draws a random seed, and sends the kernel its own code (the source of
+   ``rpslib.exercises`` it read when it started), which builds the cases of that seed, calls
+   the student's function ``<name>`` on their inputs, and writes what it returned as data:
+   JSON, with tensors as numpy arrays (``np.savez``);
+3. the grader reads that data back without unpickling anything (``allow_pickle=False``),
+   builds the same cases itself, with the expected answers, and judges each answer here, in
+   its own process, where no student code has run.
 
-So the students' own check cells, what they printed, and any ``check_<name>`` they redefined,
-patched in ``rpslib.exercises`` or edited in the check cell count for nothing. Which exercises
-a notebook has is found by matching its exercise and function names with the chapters in
-``book/`` (``--book``): a submission is graded on every exercise of the chapter it matches
-best, so deleting a stub or a check cell does not remove a column. Without a matching chapter
-it is graded on the functions its ``exercise`` cells define.
+So nothing a student can define or patch in the kernel takes part in the verdict: not the
+check cells, not what the notebook printed, not a redefined ``check_<name>``, a shadowed
+builtin, a patched ``repr`` or reference function, nor the frames of the code that calls the
+function (the expected answers are never in the kernel), and the inputs are drawn when
+grading, so they cannot be known in advance. What a determined student can still do: solve
+an exercise by calling a library function that computes the answer (``nn.Dropout``,
+``torch.optim.Adam``, ``torch.softmax``); the grade says the function returns the right
+values, not how it got them. Read the code of surprising results.
 
-Each exercise gets ``solved``, ``wrong: <the check's message>``, ``not attempted`` (the stub
-still raises NotImplementedError) or ``missing`` (no such function). A notebook that is not
-valid JSON, runs past its time limit, or crashes its kernel (``os._exit``, a segfault) gets a
-row saying so, and the run goes on. It writes ``grades.csv`` and ``grades.md`` to ``--out``
-(SUBMISSIONS_DIR by default) and prints the Markdown table.
+Which exercises a notebook has is found by matching its exercise and function names with the
+chapters in ``book/`` (``--book``): a submission is graded on every exercise of the chapter it
+matches best, so deleting a stub or a check cell does not remove a column. Without a matching
+chapter it is graded on the functions its ``exercise`` cells define.
+
+Each exercise gets ``solved``, ``wrong: <why>``, ``not attempted`` (the stub still raises
+NotImplementedError) or ``missing`` (no such function). A notebook that is not valid JSON,
+runs past its time limit, or crashes its kernel (``os._exit``, a segfault) gets a row saying
+so, and the run goes on. It writes ``grades.csv`` and ``grades.md`` to ``--out``
+(SUBMISSIONS_DIR by default; checked before grading starts) and prints the Markdown table.
+Ctrl-C stops at once: the kernels are shut down and no table is written.
 
 This is not a sandbox. It runs the students' code with the grader's user rights, files and
-network: run it in a container or a throwaway account. And the checks only resist the easy
-tricks: a student's code runs in the kernel before the grader's, so it could still patch
-``torch`` (which the checks compare with), IPython's input transformers or the display hook.
-Read the notebooks of surprising results.
+network: run it in a container or a throwaway account.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
+import json
 import os
 import re
 import secrets
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import numpy as np
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from rpslib import exercises
 from tools.clean_notebooks import clean
 from tools.student_notebooks import exercise_names, tags
 
@@ -61,16 +76,20 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 EXERCISES_SOURCE = ROOT / "rpslib" / "exercises.py"
 DEFAULT_TIMEOUT = 300
-SOLVED, NOT_ATTEMPTED, MISSING = "solved", "not attempted", "missing"
+SOLVED, NOT_ATTEMPTED, MISSING, WRONG = "solved", "not attempted", "missing", "wrong"
 OK = "ok"
 
 # What the grader runs in the student's kernel once the notebook has run. Placeholders:
-# NONCE (hex), SOURCE (the text of rpslib/exercises.py), NAMES (the exercises). Everything it
-# defines lives inside one function whose name carries the nonce, deleted at the end.
+# NONCE (hex), SOURCE (the text of rpslib/exercises.py), NAMES (the exercises), SEED (the
+# cases'), REPORT and ARRAYS (where to write). It returns nothing that decides: the answers,
+# as data. Everything it defines lives inside one function, deleted at the end.
 GRADER_CODE = '''
 def _rps_grader_NONCE():
+    import json as _json
     import sys as _sys
     import types as _types
+
+    import numpy as _np
 
     _origin = "<rps-grader NONCE>"
     _module = _types.ModuleType("_rps_grader_exercises_NONCE")
@@ -81,37 +100,41 @@ def _rps_grader_NONCE():
     finally:
         del _sys.modules[_module.__name__]
     _user = get_ipython().user_ns
-    _results = []
+    _arrays, _report = {}, {}
     for _name in NAMES:
-        _check = _module.__dict__.get("check_" + _name)
-        _code = getattr(_check, "__code__", None)
-        if _code is None or _code.co_filename != _origin:
-            _results.append((_name, "error", "the grader has no check for it"))
-            continue
+        _entry = {"status": "answered", "message": "", "outputs": []}
+        _report[_name] = _entry
         if _name not in _user:
-            _results.append((_name, "missing", "no function named " + _name))
+            _entry["status"] = "missing"
             continue
         _function = _user[_name]
         if not callable(_function):
-            _results.append((_name, "wrong", _name + " is not a function"))
+            _entry["status"] = "not a function"
             continue
-        try:
-            _right = _check(_function)
-        except AssertionError as _error:
-            _results.append((_name, "wrong", str(_error)))
-        except BaseException as _error:  # the student's function raised, or exited
-            _results.append((_name, "wrong", type(_error).__name__ + ": " + str(_error)))
-        else:
-            _results.append((_name, "solved" if _right is True else "not attempted", ""))
-    return "NONCE" + repr(tuple(_results))
+        _exercise = _module.EXERCISES[_name]
+        _answer = _exercise.call(_function)
+        for _arguments in [_case[0] for _case in _exercise.cases(SEED)]:
+            try:
+                _entry["outputs"].append(_module.to_data(_answer(*_arguments), _arrays))
+            except NotImplementedError:
+                _entry["status"] = "not attempted"
+                break
+            except BaseException as _error:  # the student's function raised, or exited
+                _entry["status"] = "raised"
+                _entry["message"] = type(_error).__name__ + ": " + str(_error)[:500]
+                break
+    _np.savez(ARRAYS, **_arrays)
+    with open(REPORT, "w") as _file:
+        _json.dump(_report, _file)
 
 
 try:
-    _rps_grader_NONCE_result = _rps_grader_NONCE()
+    _rps_grader_NONCE()
 finally:
     del _rps_grader_NONCE
-_rps_grader_NONCE_result
 '''
+
+NOTEBOOK = re.compile(r"\.ipynb(\.json)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -122,9 +145,36 @@ class Grade:
     chapter: str = ""
     status: str = OK
     exercises: dict[str, str] = field(default_factory=dict)  # name -> result
-    messages: dict[str, str] = field(default_factory=dict)  # name -> the check's message
+    messages: dict[str, str] = field(default_factory=dict)  # name -> why it is wrong
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def submissions_in(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The notebooks to grade in ``folder`` (and one folder down), and what is skipped, why."""
+    found, skipped = [], []
+
+    def look(directory: Path, depth: int) -> None:
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith("."):
+                skipped.append((path, "hidden (Jupyter's checkpoints, the system's files)"))
+            elif path.is_dir():
+                if depth == 0:
+                    look(path, 1)
+                else:
+                    skipped.append((path, "a folder two levels down: move its notebooks up"))
+            elif NOTEBOOK.search(path.name):
+                found.append(path)
+            else:
+                skipped.append((path, f"not a notebook ({path.suffix or 'no suffix'})"))
+
+    look(folder, 0)
+    return found, skipped
+
+
+def student_name(path: Path, folder: Path) -> str:
+    """The path of ``path`` in ``folder``, without its notebook suffix: ``alice/07_momentum``."""
+    return NOTEBOOK.sub("", path.relative_to(folder).as_posix())
 
 
 def book_exercises(book: Path) -> dict[str, list[str]]:
@@ -157,34 +207,68 @@ def identify(nb: nbformat.NotebookNode, chapters: dict[str, list[str]],
     return "", [n for n in exercise_names(nb) if n in checks]
 
 
-def parse_results(cell: nbformat.NotebookNode, nonce: str) -> list[tuple[str, str, str]]:
-    """The grader's results from the value its own request returned (and nothing else)."""
-    for output in cell.outputs:
-        if output.output_type == "execute_result":
-            text = output.get("data", {}).get("text/plain", "")
-            value = ast.literal_eval(text)
-            if isinstance(value, str) and value.startswith(nonce):
-                results = ast.literal_eval(value[len(nonce):])
-                return [(str(a), str(b), str(c)) for a, b, c in results]
-    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.outputs
-              if o.output_type == "error"]
-    raise RuntimeError("the grader's code returned no result"
-                       + (f" ({'; '.join(errors)})" if errors else ""))
-
-
-def grader_code(nonce: str, source: str, names: list[str]) -> str:
-    values = {"NONCE": nonce, "SOURCE": repr(source), "NAMES": repr(tuple(names))}
+def grader_code(nonce: str, source: str, names: list[str], seed: int, report: Path,
+                arrays: Path) -> str:
+    values = {"NONCE": nonce, "SOURCE": repr(source), "NAMES": repr(tuple(names)),
+              "SEED": str(seed), "REPORT": repr(str(report)), "ARRAYS": repr(str(arrays))}
     # one pass: what is put in (the source of rpslib.exercises) is not searched again
-    return re.sub("NONCE|SOURCE|NAMES", lambda m: values[m.group()], GRADER_CODE)
+    return re.sub("NONCE|SOURCE|NAMES|SEED|REPORT|ARRAYS", lambda m: values[m.group()],
+                  GRADER_CODE)
+
+
+def judge(names: list[str], seed: int, report: Path,
+          arrays: Path) -> dict[str, tuple[str, str]]:
+    """{name: (result, why)}: the answers the kernel wrote, judged here against the expected
+    answers of the same seed's cases, computed here (never in the student's kernel)."""
+    data = json.loads(report.read_text(encoding="utf-8"))
+    with np.load(arrays, allow_pickle=False) as npz:
+        loaded = {key: npz[key] for key in npz.files}
+    verdicts = {}
+    for name in names:
+        entry = data.get(name) if isinstance(data, dict) else None
+        if not isinstance(entry, dict):
+            verdicts[name] = (WRONG, "the grader got no answer for it")
+            continue
+        status, message = entry.get("status"), str(entry.get("message", ""))
+        if status == "missing":
+            verdicts[name] = (MISSING, f"no function named {name}")
+        elif status == "not attempted":
+            verdicts[name] = (NOT_ATTEMPTED, "")
+        elif status == "not a function":
+            verdicts[name] = (WRONG, f"{name} is not a function")
+        elif status == "raised":
+            verdicts[name] = (WRONG, message)
+        elif status == "answered":
+            verdicts[name] = _judge_answers(name, seed, entry.get("outputs"), loaded)
+        else:
+            verdicts[name] = (WRONG, "the grader could not read its answer")
+    return verdicts
+
+
+def _judge_answers(name: str, seed: int, outputs: Any,
+                   arrays: dict[str, Any]) -> tuple[str, str]:
+    exercise = exercises.EXERCISES[name]
+    cases = exercise.cases(seed)
+    if not isinstance(outputs, list) or len(outputs) != len(cases):
+        return WRONG, "the grader could not read its answers"
+    for (args, expected), data in zip(cases, outputs, strict=True):
+        try:
+            got = exercises.from_data(data, arrays, expected)
+        except Exception:
+            return WRONG, "the grader could not read its answer"
+        if not exercises.is_right(exercise, got, expected):
+            return WRONG, exercises.wrong_message(name, args, expected, got)
+    return SOLVED, ""
 
 
 def grade_one(path: Path, chapters: dict[str, list[str]], source: str, checks: set[str],
-              timeout: float) -> Grade:
+              timeout: float, student: str | None = None) -> Grade:
     """Run one submission and its checks; never raises (the row says what went wrong)."""
-    grade = Grade(student=path.stem)
+    grade = Grade(student=student or NOTEBOOK.sub("", path.name))
     start = time.monotonic()
     try:
-        nb = nbformat.read(path, as_version=4)
+        # its saved outputs are the student's, not a result: gone before validating
+        nb = clean(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
         nbformat.validate(nb)
     except Exception as error:  # not JSON, not a notebook
         grade.status = f"invalid notebook: {type(error).__name__}: {short(error)}"
@@ -204,6 +288,11 @@ def short(error: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+# the kernels running now, so that Ctrl-C can stop them at once (one per worker thread)
+_RUNNING: set[NotebookClient] = set()
+_LOCK = threading.Lock()
+
+
 def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, list[str]],
                    source: str, checks: set[str], timeout: float) -> None:
     start = time.monotonic()
@@ -220,16 +309,19 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
     solutions = [c for c in nb.cells if "solution" in tags(c)]
     if solutions:
         grade.notes.append(f"{len(solutions)} solution cell(s) skipped")
-    clean(nb)  # the student's outputs are theirs, not a result
 
     nonce = secrets.token_hex(16)
+    seed = secrets.randbelow(2**31 - 1) + 1  # the cases' inputs, drawn now
     deadline = start + timeout
     with tempfile.TemporaryDirectory(prefix="grade-") as workdir:
+        report, arrays = Path(workdir) / f"{nonce}.json", Path(workdir) / f"{nonce}.npz"
         client = NotebookClient(nb, timeout=int(timeout), kernel_name="python3",
                                 allow_errors=True, record_timing=False,
                                 resources={"metadata": {"path": workdir}})
         try:
             with client.setup_kernel():
+                with _LOCK:
+                    _RUNNING.add(client)
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code" or "solution" in tags(cell):
                         continue
@@ -237,20 +329,45 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
                     if time.monotonic() >= deadline:
                         raise CellTimeoutError("past the deadline")
                     client.execute_cell(cell, index)
-                check = nbformat.v4.new_code_cell(grader_code(nonce, source, names))
-                nb.cells.append(check)  # nbclient keeps each cell it runs in the notebook
+                report.unlink(missing_ok=True)  # only what the grader's own code writes
+                arrays.unlink(missing_ok=True)
+                check = nbformat.v4.new_code_cell(
+                    grader_code(nonce, source, names, seed, report, arrays))
+                nb.cells.append(check)
                 client.timeout = max(1, int(deadline - time.monotonic() + 0.999))
-                client.execute_cell(check, len(nb.cells) - 1)  # its value: our answer
-            results = parse_results(check, nonce)
+                client.execute_cell(check, len(nb.cells) - 1)
+            if not report.exists() or not arrays.exists():
+                errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in check.outputs
+                          if o.output_type == "error"]
+                raise RuntimeError("the grader's code wrote no answers"
+                                   + (f" ({'; '.join(errors)})" if errors else ""))
+            verdicts = judge(names, seed, report, arrays)
         except CellTimeoutError:
             grade.status = f"timed out (over {timeout:g} s)"
         except DeadKernelError:
             grade.status = "crashed: the kernel died"
         else:
-            for name, result, message in results:
+            for name, (result, message) in verdicts.items():
                 grade.exercises[name] = result
                 if message:
                     grade.messages[name] = message
+        finally:
+            with _LOCK:
+                _RUNNING.discard(client)
+
+
+def stop_kernels() -> None:
+    """Kill every kernel the grader is running (Ctrl-C): their workers then end at once."""
+    with _LOCK:
+        clients = list(_RUNNING)
+    for client in clients:
+        process = getattr(getattr(getattr(client, "km", None), "provisioner", None),
+                          "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def cell_text(grade: Grade, name: str) -> str:
@@ -272,8 +389,10 @@ def columns(grades: list[Grade], chapters: dict[str, list[str]]) -> list[str]:
     return ordered + sorted(graded - set(ordered))
 
 
-def write_tables(grades: list[Grade], names: list[str], out: Path) -> str:
-    """Write grades.csv and grades.md in ``out``; returns the Markdown."""
+def write_tables(grades: list[Grade], names: list[str], out: Path,
+                 skipped: Sequence[tuple[str, str]] = ()) -> str:
+    """Write grades.csv and grades.md in ``out``; returns the Markdown (and the skipped
+    files, with why, below the table)."""
     out.mkdir(parents=True, exist_ok=True)
     header = ["student", "chapter", "status", "solved", *names, "notes"]
     rows = [[g.student, g.chapter, g.status, score(g), *(cell_text(g, n) for n in names),
@@ -291,39 +410,70 @@ def write_tables(grades: list[Grade], names: list[str], out: Path) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
     text = "\n".join(lines) + "\n"
+    if skipped:
+        text += "\nSkipped:\n\n" + "".join(f"- `{path}`: {why}\n" for path, why in skipped)
     (out / "grades.md").write_text("# Grades\n\n" + text
                                    + "\nThe full messages of wrong answers are in grades.csv.\n")
     return text
 
 
+def check_out(out: Path) -> None:
+    """Refuse, before any grading, an ``--out`` the tables cannot be written to."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    for name in ("grades.csv", "grades.md"):
+        if (out / name).is_dir():
+            raise ValueError(f"{out / name} is a folder: the table cannot be written there")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise ValueError(f"cannot write to --out {out}: {error.strerror or error}") from error
+
+
 def grade_folder(submissions: Path, out: Path, timeout: float = DEFAULT_TIMEOUT,
                  book: Path = BOOK, workers: int | None = None) -> list[Grade]:
-    """Grade every ``*.ipynb`` in ``submissions``; write the tables to ``out``.
+    """Grade every notebook of ``submissions`` (see ``submissions_in``); write the tables to
+    ``out``, with the files skipped and why.
 
     ``workers`` notebooks run at a time, each in its own kernel (default: one per CPU core);
-    the rows come out in the order of the file names all the same.
+    the rows come out in the order of the file names all the same.  Ctrl-C kills the kernels
+    and stops at once, writing no table.
     """
+    check_out(out)
     source = EXERCISES_SOURCE.read_text()  # read once, before any student's code runs
-    checks = {m.group(1) for m in re.finditer(r"^def check_(\w+)\(", source, re.MULTILINE)}
+    checks = set(exercises.EXERCISES)
     chapters = book_exercises(book)
-    paths = sorted(submissions.glob("*.ipynb"))
+    paths, skipped = submissions_in(submissions)
+    for path, why in skipped:
+        print(f"skipped {path.relative_to(submissions)}: {why}", file=sys.stderr)
 
     def one(path: Path) -> Grade:
-        grade = grade_one(path, chapters, source, checks, timeout)
+        grade = grade_one(path, chapters, source, checks, timeout,
+                          student=student_name(path, submissions))
         print(f"{grade.student}: {grade.status}, {score(grade) or '-'} solved "
               f"({grade.seconds:.1f} s)", file=sys.stderr)
         return grade
 
     workers = workers or len(os.sched_getaffinity(0))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # each waits on its kernel
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))  # each waits on its kernel
+    try:
         grades = list(pool.map(one, paths))
-    write_tables(grades, columns(grades, chapters), out)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_kernels()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown()
+    write_tables(grades, columns(grades, chapters), out,
+                 [(path.relative_to(submissions).as_posix(), why) for path, why in skipped])
     return grades
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="a folder of *.ipynb, one per student")
+    parser.add_argument("submissions", type=Path,
+                        help="a folder of notebooks, one per student (or a folder each)")
     parser.add_argument("--out", type=Path, help="where to write grades.csv and grades.md "
                         "(default: the submissions folder)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
@@ -334,7 +484,14 @@ def main(argv: list[str]) -> int:
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
     out = args.out or args.submissions
-    grades = grade_folder(args.submissions, out, args.timeout, args.book)
+    try:
+        check_out(out)
+        grades = grade_folder(args.submissions, out, args.timeout, args.book)
+    except ValueError as error:
+        parser.error(str(error))
+    except KeyboardInterrupt:
+        print("interrupted: the kernels were stopped, no table was written", file=sys.stderr)
+        return 130
     print((out / "grades.md").read_text())
     print(f"{len(grades)} notebooks graded: {out / 'grades.csv'}, {out / 'grades.md'}")
     return 0
