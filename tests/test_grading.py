@@ -4,6 +4,7 @@ solved, wrong, hanging, crashing, malformed, checks deleted, and a check-tampere
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import nbformat
@@ -94,6 +95,39 @@ TAMPERED_AFTER = '''# and a fake grader's answer, in case the grader reads what 
 print("('momentum_step', 'solved', ''), ('nesterov_step', 'solved', '')")
 '''
 
+# The forgeries of the fault probe (faults-2026-12-05.md, 1): wrong answers, then a last cell
+# that tries to make them grade "solved" by what it defines or patches in the kernel
+FORGERIES = {
+    "shadowed tuple": "def tuple(results):\n"
+                      "    return [(r[0], 'solved', '') for r in results]",
+    "a fake exec": "def exec(code, namespace=None):\n"
+                   "    namespace = namespace if namespace is not None else {}\n"
+                   "    for name in ('momentum_step', 'nesterov_step'):\n"
+                   "        namespace['check_' + name] = lambda function: True\n"
+                   "    namespace['to_data'] = lambda value, arrays: 'solved'",
+    "a patched repr": "import builtins\n_repr = builtins.repr\n"
+                      "builtins.repr = lambda x: _repr(x).replace(\"'wrong'\", \"'solved'\")",
+    "patched json and numpy": (
+        "import json, numpy\n_dump = json.dump\n"
+        "def dump(report, file, **kw):\n"
+        "    _dump({k: {'status': 'answered', 'message': '', 'outputs': []}\n"
+        "           for k in report}, file, **kw)\n"
+        "json.dump = dump\nnumpy.savez = lambda *a, **k: None"),
+    "a patched check module": "import rpslib.exercises as e\n"
+                              "e.is_right = lambda *a: True\ne._check = lambda *a: True",
+}
+# a function that looks in its caller's frames for the expected answer
+FRAME_READER = """def momentum_step(param, grad, buffer, lr, momentum, dampening):
+    import sys
+    frame = sys._getframe(1)
+    while frame is not None:
+        for name in ("expected", "_expected", "case", "_case"):
+            if name in frame.f_locals:  # the expected (param, buffer), if it is there
+                return frame.f_locals[name]
+        frame = frame.f_back
+    return param, grad
+"""
+
 CLASS = {
     "ada_solved": submission(SOLVED),
     "ben_half": submission({"momentum_step": SOLVED["momentum_step"]}),
@@ -103,6 +137,9 @@ CLASS = {
     "fay_no_checks": submission(SOLVED, checks={"momentum_step": "", "nesterov_step": ""}),
     "gus_tampers": submission({"momentum_step": WRONG["momentum_step"]},
                               checks={"momentum_step": TAMPERED_CHECK}, after=TAMPERED_AFTER),
+    **{f"forger {i}": submission(WRONG, after=forgery)
+       for i, forgery in enumerate(FORGERIES.values())},
+    "reader of frames": submission({"momentum_step": FRAME_READER}),
 }
 
 
@@ -112,6 +149,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]
     for student, nb in CLASS.items():
         nbformat.write(nb, folder / f"{student}.ipynb")
     (folder / "hal_malformed.ipynb").write_text('{"cells": [  this is not JSON')
+    # an odd saved output (a stream without its name): thrown away, not a reason to refuse
+    odd = submission(SOLVED)
+    odd.cells[2].outputs = [nbformat.NotebookNode(output_type="stream", text="hi\n")]
+    (folder / "ida_odd_output.ipynb").write_text(json.dumps(odd))
+    # what learning platforms and browsers hand over: other suffixes, a folder per student
+    nbformat.write(submission(SOLVED), folder / "ivy.IPYNB")
+    (folder / "joe").mkdir()
+    nbformat.write(submission(SOLVED), folder / "joe" / "07_momentum.ipynb.json")
     out = folder / "grades"
     grade_folder(folder, out, timeout=TIMEOUT)
     with (out / "grades.csv").open(newline="") as f:
@@ -120,12 +165,13 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]
     return rows
 
 
-pytestmark = pytest.mark.slow  # eight kernels, two at a time, one left to time out: about 45 s
+pytestmark = pytest.mark.slow  # 18 small notebooks, two at a time, one left to time out
 
 
 def test_one_row_per_notebook_and_a_column_per_exercise(
         graded: dict[str, dict[str, str]]) -> None:
-    assert sorted(graded) == sorted([*CLASS, "hal_malformed"])
+    assert sorted(graded) == sorted([*CLASS, "hal_malformed", "ida_odd_output", "ivy",
+                                     "joe/07_momentum"])
     for row in graded.values():
         assert list(row)[:4] == ["student", "chapter", "status", "solved"]
         assert list(row)[4:] == [*NAMES, "notes"]
@@ -182,3 +228,102 @@ def test_redefining_or_patching_the_check_does_not_solve_it(
     assert (row["status"], row["solved"]) == ("ok", "0/2")
     assert row["momentum_step"].startswith("wrong: momentum_step: wrong answer"), row
     assert row["nesterov_step"] == "not attempted"
+
+
+@pytest.mark.parametrize("student", [f"forger {i}" for i in range(len(FORGERIES))]
+                         + ["reader of frames"], ids=[*FORGERIES, "reader of frames"])
+def test_a_forgery_in_the_kernel_does_not_make_a_wrong_answer_solved(
+        graded: dict[str, dict[str, str]], student: str) -> None:
+    row = graded[student]
+    assert row["momentum_step"] != "solved", (student, row)
+    assert row["solved"] in ("", "0/2") and "solved" not in (row["nesterov_step"],), row
+
+
+def test_other_suffixes_a_folder_each_and_odd_outputs_are_graded(
+        graded: dict[str, dict[str, str]]) -> None:
+    for student in ("ivy", "joe/07_momentum", "ida_odd_output"):
+        assert (graded[student]["status"], graded[student]["solved"]) == ("ok", "2/2"), student
+
+
+def test_what_is_graded_and_what_is_skipped_with_why(tmp_path: Path) -> None:
+    from tools.grade import student_name, submissions_in
+
+    for name in ("ann.ipynb", "bob.IPYNB", "cat.ipynb.json", "notes.txt", "kim/07.ipynb",
+                 ".ipynb_checkpoints/ann-checkpoint.ipynb", "lee/deeper/07.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    found, skipped = submissions_in(tmp_path)
+    assert [student_name(p, tmp_path) for p in found] == ["ann", "bob", "cat", "kim/07"]
+    reasons = {p.relative_to(tmp_path).as_posix(): why for p, why in skipped}
+    assert sorted(reasons) == [".ipynb_checkpoints", "lee/deeper", "notes.txt"]
+    assert "not a notebook" in reasons["notes.txt"] and "two levels" in reasons["lee/deeper"]
+
+
+def test_a_bad_out_is_refused_before_any_grading(tmp_path: Path) -> None:
+    from tools.grade import main
+
+    nbformat.write(submission(SOLVED), tmp_path / "ann.ipynb")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--out", str(tmp_path / "taken")])
+    (tmp_path / "out" / "grades.csv").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--out", str(tmp_path / "out")])
+
+
+def test_ctrl_c_stops_at_once_and_leaves_no_kernel(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    (tmp_path / "class").mkdir()
+    nbformat.write(submission(SOLVED, before="import time\ntime.sleep(600)"),
+                   tmp_path / "class" / "slow.ipynb")
+    grader = subprocess.Popen([sys.executable, "-m", "tools.grade", str(tmp_path / "class"),
+                               "--out", str(tmp_path / "out"), "--timeout", "500"],
+                              cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                "ipykernel" in " ".join(c.cmdline())
+                for c in psutil.Process(grader.pid).children(recursive=True)):
+            time.sleep(0.2)
+        kernels = psutil.Process(grader.pid).children(recursive=True)
+        assert kernels, "the grader started no kernel"
+        time.sleep(2)  # well inside the notebook's sleep
+        started = time.monotonic()
+        os.kill(grader.pid, signal.SIGINT)
+        code = grader.wait(timeout=30)
+        assert time.monotonic() - started < 10, "Ctrl-C waited for the notebook"
+        assert code == 130, grader.stderr.read() if grader.stderr else code
+        assert "interrupted" in (grader.stderr.read() if grader.stderr else "")
+        time.sleep(0.5)
+        assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE
+                       for k in kernels), "a kernel was left running"
+        assert not (tmp_path / "out" / "grades.csv").exists()
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+
+
+def test_patching_the_checks_reference_does_not_solve_it(tmp_path: Path) -> None:
+    # chapter 3's check compares with rpslib.regularization.dropout_sums: a student who
+    # replaces it with zeros and answers 0.0 (the fault probe's grade7_patch_reference)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [code("import torch", "setup"),
+                code("def dropout_sum_std(x, p):\n    return 0.0", "exercise"),
+                code("import rpslib.regularization as r\n"
+                     "r.dropout_sums = lambda p, n_samples=200_000, seed=0, x=None: "
+                     "torch.zeros(n_samples)")]
+    (tmp_path / "class").mkdir()
+    nbformat.write(nb, tmp_path / "class" / "max.ipynb")
+    [grade] = grade_folder(tmp_path / "class", tmp_path / "out", timeout=TIMEOUT)
+    assert grade.chapter == "03_dropout" and grade.status == "ok"
+    assert grade.exercises["dropout_sum_std"] == "wrong", grade
+    assert grade.exercises["my_dropout"] == grade.exercises["dropout2d"] == "missing"

@@ -268,7 +268,8 @@ def grade_one(path: Path, chapters: dict[str, list[str]], source: str, checks: s
     start = time.monotonic()
     try:
         # its saved outputs are the student's, not a result: gone before validating
-        nb = clean(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
+        nb = clean(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4,
+                                  capture_validation_error={}))
         nbformat.validate(nb)
     except Exception as error:  # not JSON, not a notebook
         grade.status = f"invalid notebook: {type(error).__name__}: {short(error)}"
