@@ -277,9 +277,14 @@ def suggest_lrs(tracking: dict[str, list[float]], skip_start: int = 10,
 
     Introduced in chapter 4.
     """
-    lrs, losses = np.asarray(tracking["lr"]), np.asarray(tracking["loss"])
-    if len(lrs) < 3 or len(lrs) != len(losses):
-        raise ValueError("need a range test of at least 3 points (lr and loss of equal length)")
+    lrs, losses = np.asarray(tracking["lr"]), np.asarray(tracking["loss"], dtype=float)
+    if len(lrs) != len(losses):
+        raise ValueError("need a range test's lr and loss of equal length")
+    finite = np.isfinite(losses)  # a diverged test may end in NaN or inf: leave those out
+    lrs, losses = lrs[finite], losses[finite]
+    if len(lrs) < 3:
+        raise ValueError(f"need a range test of at least 3 points with a finite loss, got "
+                         f"{len(lrs)}: the loss was not a number from the start?")
     suggestions: dict[str, float] = {}
     stop = len(lrs) - skip_end
     if stop - skip_start < 2:  # a short test: use all of it

@@ -127,9 +127,11 @@ class Adam(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"invalid Adam settings: lr={lr}, betas={betas}, eps={eps}, "
-                             f"weight_decay={weight_decay}")
+        # as torch.optim.Adam refuses: "not >= 0" also catches NaN
+        if (not lr >= 0 or not eps >= 0 or not weight_decay >= 0 or len(tuple(betas)) != 2
+                or not all(0 <= b < 1 for b in betas)):
+            raise ValueError(f"invalid Adam settings: lr={lr}, betas={betas} (two numbers in "
+                             f"[0, 1)), eps={eps}, weight_decay={weight_decay}")
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps,
                     "weight_decay": weight_decay, "amsgrad": amsgrad}
         super().__init__(params, defaults)

@@ -13,6 +13,7 @@ reads it back.  Nothing here runs at import.
 
 from __future__ import annotations
 
+import operator
 import random
 from typing import Any
 
@@ -25,7 +26,11 @@ RNGState = dict[str, Any]
 
 
 def seed_everything(seed: int, generator: torch.Generator | None = None) -> None:
-    """Seed torch (CPU and every GPU), numpy, ``random`` and ``generator`` (if given)."""
+    """Seed torch (CPU and every GPU), numpy, ``random`` and ``generator`` (if given).
+
+    ``seed`` is any integer, a numpy one too (``np.int64(3)``, from ``np.arange``).
+    """
+    seed = operator.index(seed)  # a plain int: random.seed refuses numpy's
     torch.manual_seed(seed)  # also seeds every GPU
     np.random.seed(seed)  # noqa: NPY002 (seeds the legacy np.random.* functions)
     random.seed(seed)

@@ -332,3 +332,18 @@ def ours_with_alpha(alpha: float) -> list[float]:
     arch, loader = model_and_data()
     torch.manual_seed(123)
     return lr_range_test(arch, loader, 0.1, num_iter=12, alpha=alpha, diverge_th=1e9)["loss"]
+
+
+def test_suggestions_leave_out_the_points_where_the_loss_is_not_a_number() -> None:
+    import math
+
+    import numpy as np
+
+    # a short test that diverged: the last two losses are NaN (fault probe, lr2_args.py)
+    lrs = list(np.geomspace(1e-4, 1.0, 9))
+    losses = [1.0, 0.9, 0.7, 0.6, 0.55, 0.52, 0.51, math.nan, math.nan]
+    steepest = suggest_lrs({"lr": lrs, "loss": losses})["steepest"]
+    finite = np.gradient(np.array(losses[:7]), np.log10(lrs[:7]))
+    assert steepest == lrs[int(np.argmin(finite))] and steepest != lrs[6]
+    with pytest.raises(ValueError, match="not a number"):
+        suggest_lrs({"lr": lrs, "loss": [math.nan] * 9})

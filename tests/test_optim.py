@@ -12,7 +12,13 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import rpslib.optim as optim
-from rpslib.optim import Adam, adapted_gradients, bias_corrected_ewma, compare_optimizers, ewma
+from rpslib.optim import (
+    Adam,
+    adapted_gradients,
+    bias_corrected_ewma,
+    compare_optimizers,
+    ewma,
+)
 
 # --------------------------------------------------------------------------------- EWMA
 
@@ -266,3 +272,14 @@ def test_sgd_directions_are_the_steps_of_torchs_sgd(momentum: float, dampening: 
     torch.testing.assert_close(directions.momentum[-1],
                                optimizer.state[param]["momentum_buffer"])
     torch.testing.assert_close(directions.gradient, grads)
+
+
+@pytest.mark.parametrize("settings", [{"lr": float("nan")}, {"betas": (0.9,)},
+                                      {"betas": (0.9, 1.0)}, {"eps": float("nan")}])
+def test_adam_refuses_what_torchs_adam_refuses(settings: dict[str, Any]) -> None:
+    param = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises((ValueError, IndexError)):
+        torch.optim.Adam([param], **settings)  # the oracle refuses it too
+    with pytest.raises(ValueError, match="invalid Adam settings"):
+        Adam([param], **settings)
+

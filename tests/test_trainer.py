@@ -526,3 +526,12 @@ def test_predict_and_correct_compute_with_one_cpu_thread() -> None:
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_numpy_integer_seed_is_a_seed() -> None:
+    import numpy as np
+
+    plain, numpy_seeded = make_arch(init_seed=0), make_arch(init_seed=0)
+    plain.train(1, seed=3, progress=False)
+    numpy_seeded.train(1, seed=np.int64(3), progress=False)  # e.g. from np.arange
+    assert numpy_seeded.losses == plain.losses
