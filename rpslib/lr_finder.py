@@ -112,6 +112,14 @@ def lr_range_test(arch: Architecture, data_loader: DataLoader[Any], end_lr: floa
         raise ValueError(f"num_iter must be at least 2, got {num_iter}")
     if not 0 <= alpha < 1:
         raise ValueError(f"alpha must be in [0, 1), got {alpha}")
+    if not diverge_th > 0:
+        raise ValueError(f"diverge_th must be above 0 (the test stops once the loss exceeds "
+                         f"diverge_th times the lowest so far), got {diverge_th}")
+    first_lr = arch.optimizer.param_groups[0]["lr"]
+    if not math.isfinite(end_lr) or not end_lr > first_lr:
+        raise ValueError(f"end_lr must be a number above the optimizer's learning rate "
+                         f"({first_lr:g}): the range test raises the rate from there, got "
+                         f"{end_lr}")
     tracking: dict[str, list[float]] = {"lr": [], "loss": []}
     on_cpu = torch.device(arch.device).type == "cpu"
     with _untouched(arch, data_loader), torch_threads(1 if on_cpu else None):
@@ -133,6 +141,13 @@ def lr_range_test(arch: Architecture, data_loader: DataLoader[Any], end_lr: floa
             # smoothing starts from the first raw loss; alpha=0 means none (as torch-lr-finder)
             if iteration > 0 and alpha > 0:
                 loss = alpha * loss + (1 - alpha) * tracking["loss"][-1]
+            if iteration == 0 and not math.isfinite(loss):
+                raise ValueError(f"the loss was {loss} at the first step, with the starting "
+                                 f"rate {start_lr:g}: look at the data and the model first")
+            if math.isfinite(loss) and loss <= 0:
+                raise ValueError(f"the range test needs losses above 0 (it stops when the loss "
+                                 f"passes diverge_th times the lowest so far), got {loss:g}: "
+                                 f"add a constant to the loss")
             best = min(best, loss)
             tracking["loss"].append(loss)
             if not math.isfinite(loss) or loss > diverge_th * best:
@@ -159,6 +174,8 @@ def _mean_loss(arch: Architecture, loader: DataLoader[Any]) -> float:
             loss = arch.loss_fn(arch.model(x.to(arch.device)), y.to(arch.device))
             total += float(loss.item()) * len(y)
             count += len(y)
+    if count == 0:
+        raise ValueError("the validation loader gave no mini-batches: is its dataset empty?")
     return total / count
 
 
@@ -180,6 +197,8 @@ def _untouched(arch: Architecture, loader: DataLoader[Any]) -> Iterator[None]:
     generator = getattr(getattr(loader, "sampler", None), "generator", None)
     generator = generator if isinstance(generator, torch.Generator) else None
     params = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    # every buffer, also those left out of the state dict (persistent=False)
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
     grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
     modes = [(m, m.training) for m in model.modules()]
     opt_state = copy.deepcopy(optimizer.state_dict())
@@ -189,6 +208,9 @@ def _untouched(arch: Architecture, loader: DataLoader[Any]) -> Iterator[None]:
     finally:
         with torch.no_grad():
             model.load_state_dict(params)
+            for name, buffer in model.named_buffers():
+                if name in buffers and buffer.shape == buffers[name].shape:
+                    buffer.copy_(buffers[name])
         optimizer.load_state_dict(opt_state)  # also drops the scheduler's "initial_lr"
         for p, grad in zip(model.parameters(), grads, strict=True):
             p.grad = grad

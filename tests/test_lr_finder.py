@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
@@ -347,3 +348,56 @@ def test_suggestions_leave_out_the_points_where_the_loss_is_not_a_number() -> No
     assert steepest == lrs[int(np.argmin(finite))] and steepest != lrs[6]
     with pytest.raises(ValueError, match="not a number"):
         suggest_lrs({"lr": lrs, "loss": [math.nan] * 9})
+
+
+class CountingNet(nn.Module):
+    """A linear model with a buffer outside its state dict that counts training images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3 * 28 * 28, 3)
+        self.register_buffer("seen", torch.zeros(()), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen += len(x)
+        return self.linear(x.flatten(1))
+
+
+def test_the_range_test_restores_buffers_left_out_of_the_state_dict() -> None:
+    model = CountingNet()
+    arch = Architecture(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), 1e-3))
+    x, y = learnable_data()
+    lr_range_test(arch, DataLoader(TensorDataset(x, y), batch_size=16), end_lr=0.1, num_iter=5)
+    assert model.seen.item() == 0  # its docstring promises buffers too
+
+
+def shifted(loss_fn: nn.Module, by: float) -> Callable[..., torch.Tensor]:
+    return lambda yhat, y: loss_fn(yhat, y) + by
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"end_lr": float("nan")}, "end_lr must be a number above"),
+    ({"end_lr": float("inf")}, "end_lr must be a number above"),
+    ({"end_lr": 1e-2}, "end_lr must be a number above"),  # the optimizer's own rate
+    ({"end_lr": 1e-3}, "end_lr must be a number above"),  # below it: the test goes up
+    ({"diverge_th": 0}, "diverge_th must be above 0"),
+    ({"diverge_th": -1}, "diverge_th must be above 0"),
+    ({"loss_shift": -10.0}, "needs losses above 0"),  # e.g. a Gaussian NLL
+    ({"loss_shift": float("nan")}, "at the first step"),
+    ({"empty_val": True}, "validation loader gave no mini-batches"),
+])
+def test_the_range_test_says_clearly_what_it_cannot_do(change: dict[str, Any],
+                                                        message: str) -> None:
+    arch = make_arch(lr=1e-2)
+    before = arch.model.state_dict()["fc1.weight"].clone()
+    if "loss_shift" in change:
+        arch.loss_fn = shifted(arch.loss_fn, change["loss_shift"])
+    x, y = learnable_data()
+    val = DataLoader(TensorDataset(x[:0], y[:0]), batch_size=4) if "empty_val" in change \
+        else None
+    kwargs = {k: v for k, v in change.items() if k in ("end_lr", "diverge_th")}
+    with pytest.raises(ValueError, match=message):
+        lr_range_test(arch, arch.train_loader, **{"end_lr": 1.0, "num_iter": 10, **kwargs},
+                      val_loader=val)
+    assert torch.equal(arch.model.state_dict()["fc1.weight"], before)  # nothing changed
