@@ -63,9 +63,15 @@ class Capture(Callback, Mapping[str, dict[str, list[Value]]]):
         self.summary = summary
         self.layers: dict[str, nn.Module] = {name: _layer(model, name) for name in layers}
         self.captured: dict[str, dict[str, list[Value]]] = {
-            name: {p: [] for p, _ in layer.named_parameters()}
+            name: {p: [] for p, _ in self._parameters(layer)}
             for name, layer in self.layers.items()}
+        self._shapes = {(name, p): tuple(param.shape) for name, layer in self.layers.items()
+                        for p, param in self._parameters(layer)}
         self._arch: Architecture | None = None
+
+    def _parameters(self, layer: nn.Module) -> list[tuple[str, nn.Parameter]]:
+        """The parameters of ``layer`` this capture records (all of them)."""
+        return list(layer.named_parameters())
 
     # the mapping: capture["fc1"]["weight"]
     def __getitem__(self, layer: str) -> dict[str, list[Value]]:
@@ -87,6 +93,9 @@ class Capture(Callback, Mapping[str, dict[str, list[Value]]]):
         (With ``summary=True``: ``(n_points, 3)``, the columns norm, mean, std.)
         """
         values = self.captured[layer][parameter]
+        if not values:  # nothing recorded yet (no training step, or the layer took no part)
+            return torch.zeros(0, 3) if self.summary else torch.zeros(
+                0, *self._shapes[layer, parameter])
         if self.summary:
             return torch.tensor([[v["norm"], v["mean"], v["std"]] for v in values])  # type: ignore[index]
         return torch.stack(values)  # type: ignore[arg-type]
@@ -169,14 +178,27 @@ class GradientCapture(Capture):
 
     def __init__(self, model: nn.Module, layers: Sequence[str], summary: bool = False) -> None:
         super().__init__(model, layers, summary)
+        frozen = [name for name, params in self.captured.items() if not params]
+        if frozen:
+            raise ValueError(f"no parameter of {frozen} requires a gradient (frozen with "
+                             f"requires_grad=False): there is no gradient to capture")
         self._in_step = False
         self._handles: dict[str, list[Any]] = {}
-        for name in self.layers:
-            self._hook(name)
+        try:
+            for name in self.layers:
+                self._hook(name)
+        except BaseException:  # all or nothing: no hook left behind
+            self.remove()
+            raise
+
+    def _parameters(self, layer: nn.Module) -> list[tuple[str, nn.Parameter]]:
+        """The parameters that get a gradient: a frozen one (``requires_grad=False``) has
+        none, and no entry."""
+        return [(p, param) for p, param in layer.named_parameters() if param.requires_grad]
 
     def _hook(self, name: str) -> None:
-        handles = []
-        for p_name, param in self.layers[name].named_parameters():
+        handles = self._handles.setdefault(name, [])  # each one kept at once: all or nothing
+        for p_name, param in self._parameters(self.layers[name]):
             values = self.captured[name][p_name]
 
             def record(grad: Tensor, values: list[Value] = values) -> None:
@@ -184,7 +206,6 @@ class GradientCapture(Capture):
                     values.append(_keep(grad, self.summary))
 
             handles.append(param.register_hook(record))
-        self._handles[name] = handles
 
     def on_step_begin(self, arch: Architecture) -> None:
         self._in_step = True

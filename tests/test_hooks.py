@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rpslib.hooks import Capture
+from rpslib.hooks import Capture, count_hooks
 from rpslib.trainer import Architecture
 from tests.test_trainer import arch_60, learnable_data, make_arch
 
@@ -205,3 +205,26 @@ def test_count_hooks_counts_every_kind_and_only_the_models() -> None:
     for handle in handles:
         handle.remove()
     assert count_hooks(model) == 0
+
+
+def test_a_frozen_layer_is_refused_and_a_half_frozen_one_captured_in_part() -> None:
+    arch = make_arch()
+    arch.model.fc1.requires_grad_(False)
+    before = count_hooks(arch.model)
+    with pytest.raises(ValueError, match="requires a gradient"):
+        arch.capture_gradients(["fc2", "fc1"])  # all or nothing: fc2 gets no hook either
+    assert count_hooks(arch.model) == before and arch.callbacks == []
+    arch.model.fc1.weight.requires_grad_(True)  # only the bias frozen now
+    with arch.capture_gradients("fc1") as grads:
+        assert count_hooks(arch.model) == before + 1  # the weight's hook, no other
+        arch.train(1, seed=0, progress=False)
+    assert list(grads["fc1"]) == ["weight"] and count_hooks(arch.model) == before
+    assert grads.stacked("fc1", "weight").shape[0] == len(arch.train_loader)
+
+
+def test_a_layer_that_recorded_nothing_stacks_to_an_empty_tensor() -> None:
+    arch = make_arch()
+    with arch.capture_gradients("conv1") as grads:
+        pass  # no training step: nothing recorded
+    assert grads.stacked("conv1", "weight").shape == (0, *arch.model.conv1.weight.shape)
+    assert grads.norms("conv1").shape == (0,)
