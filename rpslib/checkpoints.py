@@ -7,16 +7,21 @@ slides' version:
   complete, so a failed save (a full disk, Ctrl-C) never destroys the previous checkpoint;
 - a checkpoint also records where the random-number generators stand, so a resumed run
   continues as if it had never stopped (the same shuffles, the same dropout masks);
-- loading checks the file first: one that is truncated, is not a checkpoint, or was saved
-  from another model or optimizer raises ``CheckpointError`` naming the file and the mismatch,
-  and leaves the model and the optimizer exactly as they were.
+- a save that fails because the disk is full says so, naming the file and the space needed;
+- loading checks the file first: one that is truncated, damaged in the middle (its zip
+  checksums do not match), is not a checkpoint, or was saved from another model, optimizer or
+  scheduler raises ``CheckpointError`` naming the file and the mismatch, and leaves the model,
+  the optimizer and the scheduler exactly as they were.
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import secrets
+import shutil
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +53,28 @@ def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Pat
     try:
         torch.save(checkpoint, tmp)
         os.replace(tmp, path)  # the previous file is replaced only by a complete one
+    except (OSError, RuntimeError) as err:
+        needed = _size(checkpoint)
+        free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
+        if getattr(err, "errno", None) == errno.ENOSPC or free < needed + 2**20:
+            raise OSError(errno.ENOSPC, f"the disk is full: the checkpoint {path} needs about "
+                          f"{needed / 2**20:.1f} MB, {path.parent} has {free / 2**20:.1f} MB "
+                          f"free; the previous file, if any, is kept") from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _size(value: Any) -> int:
+    """About how many bytes the tensors in ``value`` take (what a checkpoint of it needs)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_size(v) for v in value)
+    return 0
 
 
 def snapshot(arch: Architecture) -> dict[str, Any]:
@@ -85,8 +109,16 @@ def load_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Non
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file {path}")
     try:
+        with zipfile.ZipFile(path) as archive:  # torch does not check the CRCs of its zip
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise CheckpointError(f"the checkpoint {path} is damaged ({damaged} does not match "
+                                  f"its checksum): it would load other weights; nothing was "
+                                  f"changed.")
         # weights_only=True: load tensors and plain values only, never run pickled code
         checkpoint = torch.load(path, weights_only=True, map_location=arch.device)
+    except CheckpointError:
+        raise
     except Exception as err:  # a truncated zip, a pickle of something else, ...
         raise CheckpointError(
             f"cannot read the checkpoint {path}: {type(err).__name__}: {_first_line(err)}. "
@@ -105,17 +137,20 @@ def restore(arch: Architecture, checkpoint: Any, source: str = "snapshot") -> No
     # Checked: now load, and put everything back if loading still fails halfway
     model_before = {k: v.clone() for k, v in arch.model.state_dict().items()}
     optimizer_before = copy.deepcopy(arch.optimizer.state_dict())
+    scheduler = schedulers.scheduler_of(arch)
+    scheduler_before = None if scheduler is None else copy.deepcopy(scheduler.state_dict())
     try:
         arch.model.load_state_dict(checkpoint["model_state_dict"])
         arch.optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
-    except Exception as err:
+        if scheduler is not None and "scheduler_state_dict" in checkpoint:
+            scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+    except Exception as err:  # all three back as they were
         arch.model.load_state_dict(model_before)
         arch.optimizer.load_state_dict(optimizer_before)
-        raise CheckpointError(f"cannot load the checkpoint {source} into this model and "
-                              f"optimizer: {_first_line(err)}; nothing was changed.") from err
-    scheduler = schedulers.scheduler_of(arch)
-    if scheduler is not None and "scheduler_state_dict" in checkpoint:
-        scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+        if scheduler is not None and scheduler_before is not None:
+            scheduler.load_state_dict(scheduler_before)
+        raise CheckpointError(f"cannot load the checkpoint {source} into this model, optimizer "
+                              f"and scheduler: {_first_line(err)}; nothing was changed.") from err
     arch.learning_rates = [float(v) for v in checkpoint.get("learning_rates", [])]
     arch.total_epochs = int(checkpoint["epoch"])
     arch.losses = [float(v) for v in checkpoint["losses"]]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import errno
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from rpslib import schedulers
 from rpslib.checkpoints import CheckpointError
 from rpslib.models import CNN2
 from rpslib.trainer import Architecture
@@ -60,10 +64,24 @@ def test_a_failed_save_keeps_the_previous_file(trained: Path,
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="the disk is full") as info:
         arch.save_checkpoint(trained)
+    assert info.value.errno == errno.ENOSPC and str(trained) in str(info.value)
     assert trained.read_bytes() == good
     assert sorted(p.name for p in trained.parent.iterdir()) == ["good.pth"]  # no leftovers
+
+
+def test_a_full_disk_says_so_and_names_the_file(
+        tmp_path: Path, small_disk: Callable[[Path, int], None]) -> None:
+    """A real full disk: torch's own error is ``unexpected pos 64 vs 0``, which names nothing."""
+    folder = tmp_path / "small"
+    small_disk(folder, 16)  # the checkpoint takes about 100 KB
+    arch = make_arch(init_seed=0)
+    with pytest.raises(OSError, match="the disk is full") as info:
+        arch.save_checkpoint(folder / "run.pth")
+    assert info.value.errno == errno.ENOSPC
+    assert str(folder / "run.pth") in str(info.value) and "MB" in str(info.value)
+    assert list(folder.iterdir()) == []  # no half-written file left
 
 
 def damage_truncate(path: Path) -> None:
@@ -78,10 +96,23 @@ def damage_garbage(path: Path) -> None:
     path.write_text("this is not a checkpoint at all")
 
 
+def damage_the_middle(path: Path) -> None:
+    """Flip bytes inside the largest tensor's record: the zip still opens, the weights differ."""
+    with zipfile.ZipFile(path) as archive:
+        record = max(archive.infolist(), key=lambda info: info.file_size)
+    data = bytearray(path.read_bytes())
+    start = record.header_offset + 30 + len(record.filename) + len(record.extra)
+    middle = start + record.compress_size // 2
+    data[middle: middle + 16] = bytes(16)
+    path.write_bytes(bytes(data))
+    assert torch.load(path, weights_only=True)["epoch"] == 1  # torch alone loads it
+
+
 @pytest.mark.parametrize(("damage", "message"), [
     (damage_truncate, "cannot read the checkpoint"),
     (damage_garbage, "cannot read the checkpoint"),
     (damage_not_a_checkpoint, "not a checkpoint written by save_checkpoint"),
+    (damage_the_middle, "is damaged"),
 ])
 def test_a_bad_file_is_refused_and_changes_nothing(trained: Path, damage: Callable[[Path], None],
                                                    message: str) -> None:
@@ -148,6 +179,33 @@ def test_other_parameter_names_are_named(trained: Path) -> None:
     with pytest.raises(CheckpointError, match="extra.weight"):
         arch.load_checkpoint(trained)
     assert_same(before, arch)
+
+
+def test_a_scheduler_state_that_does_not_fit_changes_nothing(tmp_path: Path) -> None:
+    """A SequentialLR of three parts loaded into one of two: model and optimizer roll back too."""
+    def sequential(arch: Architecture, parts: int) -> None:
+        optimizer = arch.optimizer
+        steps = [torch.optim.lr_scheduler.StepLR(optimizer, 1) for _ in range(parts)]
+        arch.set_lr_scheduler(torch.optim.lr_scheduler.SequentialLR(
+            optimizer, steps, milestones=list(range(1, parts))))
+
+    arch = make_arch(init_seed=0)
+    sequential(arch, 3)
+    arch.train(1, seed=1, progress=False)
+    path = tmp_path / "three.pth"
+    arch.save_checkpoint(path)
+
+    other = make_arch(init_seed=5)
+    sequential(other, 2)
+    other.train(1, seed=4, progress=False)
+    before = snapshot(other)
+    scheduler = schedulers.scheduler_of(other)
+    assert scheduler is not None
+    scheduler_before = copy.deepcopy(scheduler.state_dict())
+    with pytest.raises(CheckpointError, match="nothing was changed"):
+        other.load_checkpoint(path)
+    assert_same(before, other)
+    assert scheduler.state_dict() == scheduler_before
 
 
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
