@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import StepLR
+from torch.utils.data import DataLoader
 
 from rpslib.callbacks import Callback
 from rpslib.checkpoints import snapshot
@@ -176,3 +183,150 @@ def test_one_seed_per_arch_equals_training_each_with_its_own() -> None:
     assert_equal(everything(side), expected)
     with pytest.raises(ValueError, match="3 seeds for 2 Architectures"):
         train_side_by_side(side, 1, seed=[1, 2, 3])
+
+
+# --------------------------------------------------------------- what cannot go side by side
+
+
+@pytest.mark.parametrize("share", ["model", "parameters", "optimizer"])
+def test_archs_that_share_train_in_order(share: str, plan_sees_two_cores: None) -> None:
+    """In order, the second training continues from the first: side by side cannot do that."""
+    def build() -> list[Architecture]:
+        archs = archs_for("two")
+        first, second = archs
+        if share == "model":
+            second.model = first.model
+            second.optimizer = torch.optim.Adam(first.model.parameters(), lr=1e-2)
+        elif share == "parameters":
+            second.model.fc2 = first.model.fc2  # one layer of the first in the second
+            second.optimizer = torch.optim.Adam(second.model.parameters(), lr=1e-2)
+        else:
+            second.optimizer = first.optimizer
+        return archs
+
+    in_order = build()
+    for arch in in_order:
+        arch.train(2, seed=13, progress=False)
+    expected = everything(in_order)
+    archs = build()
+    assert side_by_side_plan(archs) == (1, "Architectures 1 and 2 share a model, parameters or "
+                                           "an optimizer: in order, the second training "
+                                           "continues from the first")
+    train_side_by_side(archs, 2, seed=13, progress=False)
+    assert_equal(everything(archs), expected)
+
+
+def test_a_loader_with_workers_trains_in_order(plan_sees_two_cores: None) -> None:
+    archs = archs_for("two")
+    loader = archs[1].train_loader
+    assert loader is not None
+    archs[1].set_loaders(DataLoader(loader.dataset, batch_size=16, num_workers=1),
+                         archs[1].val_loader)
+    assert side_by_side_plan(archs) == (1, "a loader has worker processes (num_workers=1): a "
+                                           "training process cannot start its own")
+    train_side_by_side(archs, 1, seed=13, progress=False)
+    assert all(arch.total_epochs == 1 for arch in archs)
+
+
+def test_once_cuda_has_started_the_trainings_stay_here(
+        monkeypatch: pytest.MonkeyPatch, plan_sees_two_cores: None) -> None:
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert side_by_side_plan(archs_for("two")) == (
+        1, "CUDA has started in this process: a forked copy of it cannot use CUDA")
+
+
+@pytest.mark.parametrize("seeds", [np.int64(13), np.arange(5, 7), (s for s in (5, 6))],
+                         ids=["numpy integer", "numpy array", "generator"])
+def test_seeds_may_be_numpy_integers_or_any_iterable(seeds: Any,
+                                                     plan_sees_two_cores: None) -> None:
+    as_ints = [13, 13] if isinstance(seeds, np.integer) else [5, 6]
+    in_order = archs_for("two")
+    for arch, seed in zip(in_order, as_ints, strict=True):
+        arch.train(1, seed=seed, progress=False)
+    expected = everything(in_order)
+    archs = archs_for("two")
+    train_side_by_side(archs, 1, seed=seeds, progress=False)
+    assert_equal(everything(archs), expected)
+
+
+# ---------------------------------------------------------- a training whose process dies
+
+
+class TwoArgError(Exception):
+    """An error that pickles but cannot be rebuilt: ``__init__`` wants two arguments."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} and {b}")
+
+
+class DyingLoss(CountingLoss):
+    """Cross-entropy whose process ends on its third call, in the way ``how`` names."""
+
+    how = "SIGKILL"
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if type(self).calls == 2:
+            if self.how == "SIGKILL":
+                os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
+            elif self.how == "sys.exit":
+                sys.exit(3)
+            elif self.how == "os._exit":
+                os._exit(1)
+            raise TwoArgError("an error", "its second argument")
+        return super().forward(input, target)
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail instead of hanging for ever: a TimeoutError after 60 s."""
+    def too_long(signum: int, frame: Any) -> None:
+        raise TimeoutError("train_side_by_side hung")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@two_cores
+@pytest.mark.parametrize(("how", "message"), [
+    ("SIGKILL", "a training's process died before it finished"),
+    ("os._exit", "a training's process died before it finished"),
+    ("sys.exit", "training 2 failed in its own process with SystemExit: 3"),
+    ("TwoArgError", "training 2 failed in its own process with .*TwoArgError: an error and"),
+])
+def test_a_process_that_dies_gives_a_clear_error_at_once(how: str, message: str,
+                                                         deadline: None) -> None:
+    archs = archs_for("two")
+    dying = DyingLoss()
+    dying.how = how
+    archs[1].loss_fn = dying
+    before = everything(archs)
+    with pytest.raises(RuntimeError, match=message):
+        train_side_by_side(archs, 2, seed=13, progress=False)
+    assert_equal(everything(archs), before)
+    assert multiprocessing.active_children() == []
+
+
+class SlowLoss(CountingLoss):
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.5)
+        return super().forward(input, target)
+
+
+@two_cores
+def test_ctrl_c_stops_every_process_and_changes_nothing(deadline: None) -> None:
+    archs = archs_for("two")
+    for arch in archs:
+        arch.loss_fn = SlowLoss()
+    before = everything(archs)
+    threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        train_side_by_side(archs, 5, seed=13, progress=False)
+    assert time.perf_counter() - start < 10  # a training alone takes over 60 s
+    assert multiprocessing.active_children() == []
+    assert_equal(everything(archs), before)
