@@ -15,6 +15,8 @@ Introduced in chapter 3.
 
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -63,7 +65,7 @@ def dropout_sums(p: float, n_samples: int = 1000, seed: int = 0, scale: bool = T
     # nn.Dropout draws from torch's global CPU generator: seed it inside fork_rng, which puts
     # the global state back afterwards (no CUDA generator is touched)
     with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
+        torch.default_generator.manual_seed(operator.index(seed))  # 3.0 is no seed
         dropped = dropping(inputs)
     if not scale:
         dropped = dropped * (1.0 - p)  # undo nn.Dropout's 1 / (1 - p): the kept values as is

@@ -3,15 +3,19 @@
 A control's callback is Python, so it needs a running kernel: Jupyter and Colab have one, the
 course's website does not.  The chapters therefore show each control's figure statically too
 (see chapter 3), and the figure functions are tested on their own.  ``ipywidgets`` is imported
-only when a control is made: ``rpslib`` itself does not depend on it (Colab and the course's
-``requirements.txt`` have it).
+only when a control is made: ``rpslib`` itself does not depend on it (Colab has it, and so do
+``rpslib[book]`` and the course's ``requirements.txt``).  Where it is missing, a control shows
+its figure for its first values under a one-line note (a ``StaticControl``), so that a chapter
+still runs to its exercises.  A control's arguments are checked as the figure function checks
+them: out of range, the same ``ValueError``, at once.
 
 Introduced in chapter 3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -24,8 +28,61 @@ from rpslib.plots import plot_adam_gradients, plot_dropout_sums
 from rpslib.regularization import dropout_sums, spaced_points
 
 __all__ = ["BETA1_CHOICES", "BETA2_CHOICES", "adam_widget", "draw_adam_gradients",
-           "SCHEDULER_CHOICES", "draw_dropout_sums", "draw_lr_schedule", "dropout_widget",
-           "make_scheduler", "scheduler_widget"]
+           "SCHEDULER_CHOICES", "StaticControl", "draw_dropout_sums", "draw_lr_schedule",
+           "dropout_widget", "make_scheduler", "scheduler_widget"]
+
+
+class StaticControl:
+    """What a control shows where ``ipywidgets`` is not installed: a one-line note, then its
+    figure for its first values (``.result``, as a control's ``.result``).
+
+    Introduced in chapter 3.
+    """
+
+    def __init__(self, result: Figure, note: str) -> None:
+        self.result = result
+        self.note = note
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        print(self.note)
+        display(self.result)
+
+    def __repr__(self) -> str:
+        return self.note
+
+
+def _ipywidgets() -> ModuleType | None:
+    """The ``ipywidgets`` module, or ``None`` where it is not installed."""
+    try:
+        import ipywidgets
+    except ImportError:
+        return None
+    return ipywidgets
+
+
+def _static(figure: Figure, shown: str, control: str) -> StaticControl:
+    return StaticControl(figure, f"ipywidgets is not installed: this is the figure for {shown} "
+                                 f"only. For the {control}, pip install ipywidgets, restart "
+                                 f"the kernel and run this cell again.")
+
+
+def _drawn(control: Any, first: Callable[[], Figure]) -> Any:
+    """``control`` with ``.result`` set to its first figure.
+
+    ipywidgets 8 draws a control's figure as it makes it; ipywidgets 7 (Colab's) only once it
+    is shown, so until then ``.result`` would be ``None``.
+    """
+    if control.result is None:
+        control.result = first()
+    return control
+
+
+def _in_range(name: str, value: float, low: float, high: float) -> None:
+    """A ValueError where ``value`` is outside its slider (ipywidgets would clamp it silently)."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {value} is outside its slider's range, {low:g} to {high:g}")
 
 
 def draw_dropout_sums(p: float, n_samples: int = 1000, seed: int = 0,
@@ -58,11 +115,19 @@ def dropout_widget(p: float = 0.5, n_samples: int = 1000, seed: int = 0,
 
     Returns:
         An ``ipywidgets.interactive``: ``.children[0]`` is the slider (set its ``value`` to
-        move it from code) and ``.result`` the figure drawn for the current p.
+        move it from code) and ``.result`` the figure drawn for the current p.  Without
+        ipywidgets, a ``StaticControl``.
+
+    Raises:
+        ValueError: ``p`` outside the slider, or what ``draw_dropout_sums`` refuses.
 
     Introduced in chapter 3.
     """
-    import ipywidgets  # only here: rpslib does not depend on ipywidgets
+    _in_range("p", p, 0.0, 0.9)
+    first = draw_dropout_sums(p, n_samples=n_samples, seed=seed, xlim=xlim)  # checks the rest
+    ipywidgets = _ipywidgets()  # only here: rpslib does not depend on ipywidgets
+    if ipywidgets is None:
+        return _static(first, f"p = {p:g}", "slider")
     from IPython.display import display
 
     def show(p: float) -> Figure:
@@ -72,7 +137,7 @@ def dropout_widget(p: float = 0.5, n_samples: int = 1000, seed: int = 0,
 
     slider = ipywidgets.FloatSlider(value=p, min=0.0, max=0.9, step=0.05, description="p",
                                     continuous_update=False, readout_format=".2f")
-    return ipywidgets.interactive(show, p=slider)
+    return _drawn(ipywidgets.interactive(show, p=slider), lambda: first)
 
 
 # --- chapter 8: a scheduler's learning rate --------------------------------------------------
@@ -92,10 +157,24 @@ def make_scheduler(name: str, optimizer: Any, size: int = 10, gamma: float = 0.9
     ``ExponentialLR``, ``CyclicLR`` ``exp_range``; ignored by the others).  Cyclical schedules
     run from ``max_lr / 10`` to ``max_lr``.
 
+    Raises:
+        ValueError: an unknown ``name``; ``size`` or ``n_steps`` not an integer of at least
+            1; ``gamma`` or ``max_lr`` not positive.
+
     Introduced in chapter 8.
     """
     from torch.optim import lr_scheduler as S
 
+    if name not in SCHEDULER_CHOICES:
+        raise ValueError(f"unknown scheduler {name!r}: pick one of "
+                         f"{', '.join(SCHEDULER_CHOICES)}")
+    for what, value in (("size", size), ("n_steps", n_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{what} is a number of steps, an integer of at least 1; got "
+                             f"{value!r}")
+    if not (gamma > 0 and max_lr > 0):
+        raise ValueError(f"gamma and max_lr must be positive; got gamma={gamma}, "
+                         f"max_lr={max_lr}")
     if name == "StepLR":
         return S.StepLR(optimizer, step_size=size, gamma=gamma)
     if name == "ExponentialLR":
@@ -106,9 +185,7 @@ def make_scheduler(name: str, optimizer: Any, size: int = 10, gamma: float = 0.9
     if name == "OneCycleLR":
         return S.OneCycleLR(optimizer, max_lr=max_lr, total_steps=n_steps,
                             pct_start=min(max(size / n_steps, 0.01), 0.99))
-    if name == "CosineAnnealingWarmRestarts":
-        return S.CosineAnnealingWarmRestarts(optimizer, T_0=size, eta_min=max_lr / 100)
-    raise ValueError(f"unknown scheduler {name!r}: pick one of {', '.join(SCHEDULER_CHOICES)}")
+    return S.CosineAnnealingWarmRestarts(optimizer, T_0=size, eta_min=max_lr / 100)
 
 
 def draw_lr_schedule(name: str, size: int = 10, gamma: float = 0.9, n_steps: int = 100,
@@ -143,10 +220,20 @@ def scheduler_widget(name: str = "CyclicLR triangular", size: int = 10, gamma: f
     Returns:
         An ``ipywidgets.interactive``: ``.children[:3]`` are the controls (scheduler, size,
         gamma: set their ``value`` to move them from code), ``.result`` the figure drawn now.
+        Without ipywidgets, a ``StaticControl``.
+
+    Raises:
+        ValueError: ``size`` (1 to 50) or ``gamma`` (0.5 to 1) outside its slider, or what
+            ``make_scheduler`` refuses (an unknown ``name``, ``n_steps`` below 1).
 
     Introduced in chapter 8.
     """
-    import ipywidgets  # only here: rpslib does not depend on ipywidgets
+    first = draw_lr_schedule(name, size=size, gamma=gamma, n_steps=n_steps)  # checks them
+    _in_range("size", size, 1, 50)
+    _in_range("gamma", gamma, 0.5, 1.0)
+    ipywidgets = _ipywidgets()  # only here: rpslib does not depend on ipywidgets
+    if ipywidgets is None:
+        return _static(first, f"{name}, size {size}, gamma {gamma:g}", "controls")
     from IPython.display import display
 
     def show(name: str, size: int, gamma: float) -> Figure:
@@ -154,13 +241,14 @@ def scheduler_widget(name: str = "CyclicLR triangular", size: int = 10, gamma: f
         display(fig)
         return fig
 
-    return ipywidgets.interactive(
+    return _drawn(ipywidgets.interactive(
         show,
         name=ipywidgets.Dropdown(options=SCHEDULER_CHOICES, value=name, description="scheduler"),
         size=ipywidgets.IntSlider(value=size, min=1, max=50, description="size (steps)",
                                   continuous_update=False),
         gamma=ipywidgets.FloatSlider(value=gamma, min=0.5, max=1.0, step=0.01,
-                                     description="gamma", continuous_update=False))
+                                     description="gamma", continuous_update=False)),
+        lambda: first)
 
 
 # --- chapter 5: Adam's betas --------------------------------------------------------------
@@ -208,7 +296,11 @@ def adam_widget(gradients: Tensor | Sequence[float], beta1: float = 0.9, beta2: 
     Returns:
         An ``ipywidgets.interactive``: ``.children[0]`` and ``.children[1]`` are the beta1 and
         beta2 sliders (set their ``value`` to move them from code) and ``.result`` the figure
-        drawn for the current pair.
+        drawn for the current pair.  Without ipywidgets, a ``StaticControl``.
+
+    Raises:
+        ValueError: a beta that is not a stop of its slider, or what
+            ``draw_adam_gradients`` refuses (gradients that are not a non-empty (T,) series).
 
     Introduced in chapter 5.
     """
@@ -217,12 +309,14 @@ def adam_widget(gradients: Tensor | Sequence[float], beta1: float = 0.9, beta2: 
         if value not in choices:
             raise ValueError(f"{which} = {value} is not a stop of its slider: pick one of "
                              f"{choices}")
-    import ipywidgets  # only here: rpslib does not depend on ipywidgets
-    from IPython.display import display
-
     g = torch.as_tensor(gradients).detach().cpu().double()
+    first = draw_adam_gradients(g, beta1, beta2, eps=eps, name=name)  # checks the gradients
+    ipywidgets = _ipywidgets()  # only here: rpslib does not depend on ipywidgets
+    if ipywidgets is None:
+        return _static(first, f"beta1 = {beta1:g}, beta2 = {beta2:g}", "sliders")
     limit = 1.05 * max(1.0, max(adapted_gradients(g, (b1, b2), eps).adapted.abs().max().item()
                                 for b1 in BETA1_CHOICES for b2 in BETA2_CHOICES))
+    from IPython.display import display
 
     def show(beta1: float, beta2: float) -> Figure:
         fig = draw_adam_gradients(g, beta1, beta2, eps=eps, name=name,
@@ -235,4 +329,6 @@ def adam_widget(gradients: Tensor | Sequence[float], beta1: float = 0.9, beta2: 
         continuous_update=False)
         for which, choices, value in (("beta1", BETA1_CHOICES, beta1),
                                       ("beta2", BETA2_CHOICES, beta2))}
-    return ipywidgets.interactive(show, **sliders)
+    return _drawn(ipywidgets.interactive(show, **sliders),
+                  lambda: draw_adam_gradients(g, beta1, beta2, eps=eps, name=name,
+                                              adapted_ylim=(-limit, limit)))

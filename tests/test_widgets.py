@@ -12,6 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from rpslib.regularization import dropout_sums
 from rpslib.widgets import draw_dropout_sums
@@ -209,3 +210,67 @@ def test_chapter_5_hides_the_sliders_on_the_website_and_shows_small_multiples() 
     assert not {"remove-output", "remove-cell", "skip-execution"} & set(
         figure.metadata.get("tags", []))
     assert figure.metadata["mystnb"]["image"]["alt"]
+
+
+# --- without ipywidgets, and arguments out of range --------------------------------------
+
+
+@pytest.fixture
+def no_ipywidgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import ipywidgets`` fails, as in a fresh Jupyter install without it."""
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+
+
+@pytest.mark.parametrize(("make", "title", "shown"), [
+    ("dropout_widget(p=0.25, n_samples=100)", "p = 0.25:", "p = 0.25"),
+    ("adam_widget(torch.linspace(-1, 1, 20), beta1=0.5)", "", "beta1 = 0.5, beta2 = 0.999"),
+    ("scheduler_widget('StepLR', size=5)", "StepLR: size 5", "StepLR, size 5, gamma 0.9"),
+])
+def test_without_ipywidgets_a_control_shows_its_figure_under_a_note(
+        make: str, title: str, shown: str, no_ipywidgets: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Chapters 3, 5 and 8 must run on to their exercises where ipywidgets is missing."""
+    from rpslib import widgets
+
+    with pytest.raises(ImportError):
+        import ipywidgets  # noqa: F401
+    control = eval(make, vars(widgets) | {"torch": torch})
+    assert isinstance(control, widgets.StaticControl)
+    assert isinstance(control.result, Figure)
+    assert control.result.axes[0].get_title().startswith(title)
+    control._ipython_display_()
+    note = capsys.readouterr().out.splitlines()[0]
+    assert note == control.note and len(control.note.splitlines()) == 1
+    assert note.startswith(f"ipywidgets is not installed: this is the figure for {shown} only")
+
+
+@pytest.mark.parametrize("without", [False, True], ids=["with ipywidgets", "without"])
+@pytest.mark.parametrize(("call", "message"), [
+    ("draw_lr_schedule('StepLR', size=0)", "size is a number of steps, an integer of at least 1"),
+    ("scheduler_widget('StepLR', size=0)", "size is a number of steps, an integer of at least 1"),
+    ("draw_lr_schedule('CyclicLR triangular', size=0)", "size is a number of steps"),
+    ("draw_lr_schedule('OneCycleLR', n_steps=0)", "n_steps is a number of steps"),
+    ("scheduler_widget(n_steps=0)", "n_steps is a number of steps"),
+    ("scheduler_widget(name='Bogus')", "unknown scheduler 'Bogus': pick one of StepLR"),
+    ("scheduler_widget(size=500)", "size = 500 is outside its slider's range, 1 to 50"),
+    ("scheduler_widget(gamma=0.2)", "gamma = 0.2 is outside its slider's range, 0.5 to 1"),
+    ("adam_widget([])", "gradients: expected a non-empty .T,. series, got shape .0,."),
+    ("adam_widget(torch.zeros(3, 2))", "expected a non-empty .T,. series, got shape .3, 2."),
+    ("dropout_widget(n_samples=0)", "n_samples must be at least 1, got 0"),
+    ("dropout_widget(p=1.5)", "p = 1.5 is outside its slider's range, 0 to 0.9"),
+])
+def test_arguments_out_of_range_are_the_functions_value_errors(
+        call: str, message: str, without: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rpslib import widgets
+
+    if without:
+        monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    else:
+        pytest.importorskip("ipywidgets")
+    with pytest.raises(ValueError, match=message):
+        eval(call, vars(widgets) | {"torch": torch})
+
+
+def test_a_seed_must_be_an_integer() -> None:
+    with pytest.raises(TypeError, match="'float' object cannot be interpreted as an integer"):
+        draw_dropout_sums(0.5, seed=3.0)  # type: ignore[arg-type]
