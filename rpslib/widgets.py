@@ -28,15 +28,13 @@ from rpslib.plots import plot_adam_gradients, plot_dropout_sums
 from rpslib.regularization import dropout_sums, spaced_points
 
 __all__ = ["BETA1_CHOICES", "BETA2_CHOICES", "adam_widget", "draw_adam_gradients",
-           "SCHEDULER_CHOICES", "StaticControl", "draw_dropout_sums", "draw_lr_schedule",
-           "dropout_widget", "make_scheduler", "scheduler_widget"]
+           "SCHEDULER_CHOICES", "draw_dropout_sums", "draw_lr_schedule", "dropout_widget",
+           "make_scheduler", "scheduler_widget"]
 
 
 class StaticControl:
     """What a control shows where ``ipywidgets`` is not installed: a one-line note, then its
     figure for its first values (``.result``, as a control's ``.result``).
-
-    Introduced in chapter 3.
     """
 
     def __init__(self, result: Figure, note: str) -> None:
