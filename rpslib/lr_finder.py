@@ -61,8 +61,8 @@ def make_lr_fn(start_lr: float, end_lr: float, num_iter: int, step_mode: str = "
 
     Introduced in chapter 4.
     """
-    if start_lr <= 0 or end_lr <= 0 or num_iter < 1:
-        raise ValueError(f"need start_lr > 0, end_lr > 0 and num_iter >= 1, got {start_lr}, "
+    if not (0 < start_lr < math.inf and 0 < end_lr < math.inf) or num_iter < 1:  # NaN too
+        raise ValueError(f"need finite start_lr > 0, end_lr > 0 and num_iter >= 1, got {start_lr}, "
                          f"{end_lr}, {num_iter}")
     if step_mode == "linear":
         step = (end_lr / start_lr - 1) / num_iter

@@ -60,8 +60,14 @@ def bias_corrected_ewma(values: Sequence[float] | Tensor, beta: float) -> Tensor
     real values share only ``1 - beta ** t`` of the weight, and dividing by it makes the
     weights sum to one.  Shape (T,) or (T, ...) in and out, as ``ewma``.
 
+    Raises:
+        ValueError: ``beta`` outside [0, 1): at 1, ``1 - beta ** t`` is zero.
+
     Introduced in chapter 5.
     """
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta must be in [0, 1) (as Adam's betas), got {beta}: at beta = 1 the "
+                         f"bias correction 1 - beta ** t is zero")
     average = ewma(values, beta)
     t = torch.arange(1, len(average) + 1, dtype=torch.float64)
     return average / (1 - beta**t).view(-1, *[1] * (average.dim() - 1))

@@ -56,6 +56,9 @@ def test_make_lr_fn_refuses_bad_arguments() -> None:
         make_lr_fn(0.1, 1.0, 10, "cosine")
     with pytest.raises(ValueError, match="start_lr > 0"):
         make_lr_fn(0.0, 1.0, 10)
+    for end_lr in (float("nan"), float("inf")):  # NaN passed a `<= 0` check
+        with pytest.raises(ValueError, match="need finite start_lr > 0, end_lr > 0"):
+            make_lr_fn(0.1, end_lr, 10)
 
 
 def test_lambda_lr_follows_start_lr_times_lr_fn() -> None:

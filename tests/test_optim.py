@@ -111,6 +111,17 @@ def test_adam_refuses_bad_settings() -> None:
 # ------------------------------------------------------------------- adapted_gradients
 
 
+@pytest.mark.parametrize("beta", [1.0, 1.5, -0.1])
+def test_a_bias_correction_needs_beta_below_one(beta: float) -> None:
+    """At beta = 1 the correction divides by zero: NaN and inf curves, drawn without a word."""
+    from rpslib.widgets import draw_adam_gradients
+
+    with pytest.raises(ValueError, match=r"beta must be in \[0, 1\)"):
+        bias_corrected_ewma(torch.ones(5), beta)
+    with pytest.raises(ValueError, match=r"beta must be in \[0, 1\)"):
+        draw_adam_gradients(torch.ones(5), beta1=beta, beta2=0.999)
+
+
 def test_ewma_of_several_series_averages_each_on_its_own() -> None:
     x = torch.randn(20, 2, 3, generator=torch.Generator().manual_seed(4))
     for average in (ewma, bias_corrected_ewma):
