@@ -285,7 +285,10 @@ def test_ctrl_c_stops_at_once_and_leaves_no_kernel(tmp_path: Path) -> None:
                    tmp_path / "class" / "slow.ipynb")
     grader = subprocess.Popen([sys.executable, "-m", "tools.grade", str(tmp_path / "class"),
                                "--out", str(tmp_path / "out"), "--timeout", "500"],
-                              cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                              cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                              # a job started in the background ignores SIGINT, and so would
+                              # the grader: give it Ctrl-C as a terminal does
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(

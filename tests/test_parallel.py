@@ -319,6 +319,16 @@ class SlowLoss(CountingLoss):
 
 @two_cores
 def test_ctrl_c_stops_every_process_and_changes_nothing(deadline: None) -> None:
+    # Ctrl-C as a terminal or a Jupyter kernel delivers it: a KeyboardInterrupt (a test run
+    # started in the background inherits SIGINT ignored, and Python then never raises it)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ctrl_c_while_training()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c_while_training() -> None:
     archs = archs_for("two")
     for arch in archs:
         arch.loss_fn = SlowLoss()
