@@ -330,3 +330,44 @@ def test_patching_the_checks_reference_does_not_solve_it(tmp_path: Path) -> None
     assert grade.chapter == "03_dropout" and grade.status == "ok"
     assert grade.exercises["dropout_sum_std"] == "wrong", grade
     assert grade.exercises["my_dropout"] == grade.exercises["dropout2d"] == "missing"
+
+
+def test_a_kernel_that_dies_before_it_answers_is_started_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # what CI met once: "Kernel died before replying to kernel_info", before any of the
+    # student's code ran; the student's row must not carry it
+    import sys
+
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    from tools import grade
+
+    starts: list[int] = []
+
+    class DiesAtFirst(AsyncKernelManager):  # type: ignore[misc]
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            starts.append(1)
+            if len(starts) <= dying:
+                return [sys.executable, "-c", "raise SystemExit(1)"]
+            return super().format_kernel_cmd(extra_arguments)
+
+    monkeypatch.setattr(grade, "AsyncKernelManager", DiesAtFirst)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(sorted(os.listdir()))")])
+    (tmp_path / "notebook").mkdir()
+    client = NotebookClient(nb, timeout=30, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path / "notebook")}})
+
+    dying = grade.KERNEL_TRIES - 1
+    grade.start_kernel(client, tmp_path)
+    with client.setup_kernel(cleanup_kc=True):
+        client.execute_cell(nb.cells[0], 0)
+    assert len(starts) == grade.KERNEL_TRIES
+    assert nb.cells[0].outputs[0]["text"].strip() == "[]"  # its sockets are not in sight
+
+    starts.clear()
+    dying = grade.KERNEL_TRIES
+    with pytest.raises(RuntimeError, match=f"did not start \\({grade.KERNEL_TRIES} tries\\)"):
+        grade.start_kernel(client, tmp_path)
+    assert len(starts) == grade.KERNEL_TRIES

@@ -11,6 +11,7 @@ in turn:
 1. it runs top to bottom in a fresh kernel, in an empty temporary folder, with a time limit
    for the whole notebook (``--timeout``, 300 s by default); cells that raise do not stop it
    (a wrong answer makes its check cell raise), solution cells (tag ``solution``) are skipped;
+   a kernel that dies before it has run anything is started again (up to three times);
 2. the grader draws a random seed, and sends the kernel its own code (the source of
    ``rpslib.exercises`` it read when it started), which builds the cases of that seed, calls
    the student's function ``<name>`` on their inputs, and writes what it returned as data:
@@ -65,6 +66,7 @@ from typing import Any
 
 import nbformat
 import numpy as np
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -76,6 +78,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 EXERCISES_SOURCE = ROOT / "rpslib" / "exercises.py"
 DEFAULT_TIMEOUT = 300
+KERNEL_TRIES = 3  # starts of a kernel that dies before it answers, see start_kernel
 SOLVED, NOT_ATTEMPTED, MISSING, WRONG = "solved", "not attempted", "missing", "wrong"
 OK = "ok"
 
@@ -316,13 +319,16 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
     deadline = start + timeout
     with tempfile.TemporaryDirectory(prefix="grade-") as workdir:
         report, arrays = Path(workdir) / f"{nonce}.json", Path(workdir) / f"{nonce}.npz"
+        cwd = Path(workdir) / "notebook"  # the notebook's folder, empty; its kernel's
+        cwd.mkdir()                       # sockets are beside it
         client = NotebookClient(nb, timeout=int(timeout), kernel_name="python3",
                                 allow_errors=True, record_timing=False,
-                                resources={"metadata": {"path": workdir}})
+                                resources={"metadata": {"path": str(cwd)}})
+        with _LOCK:
+            _RUNNING.add(client)
         try:
-            with client.setup_kernel():
-                with _LOCK:
-                    _RUNNING.add(client)
+            start_kernel(client, Path(workdir))
+            with client.setup_kernel(cleanup_kc=True):  # shuts the kernel down after
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code" or "solution" in tags(cell):
                         continue
@@ -355,6 +361,24 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
         finally:
             with _LOCK:
                 _RUNNING.discard(client)
+
+
+def start_kernel(client: NotebookClient, workdir: Path, tries: int = KERNEL_TRIES) -> None:
+    """Start ``client``'s kernel, talking over Unix sockets in ``workdir`` where there are
+    some (no TCP port that another process can take between choosing and binding it,
+    jupyter_client#487). A kernel that dies before it answers has run nothing of the
+    student's: it is started again, ``tries`` times in all, before the row says so."""
+    for attempt in range(1, tries + 1):
+        ipc = {"transport": "ipc", "ip": str(workdir / "kernel")} if os.name == "posix" else {}
+        client.km = AsyncKernelManager(kernel_name="python3", **ipc)
+        try:
+            client.start_new_kernel()
+            client.start_new_kernel_client()  # waits for the kernel's first answer
+            return
+        except RuntimeError as error:  # "Kernel died before replying to kernel_info"
+            if attempt == tries:  # (nbclient has shut that kernel down and cleaned up)
+                raise RuntimeError(f"the kernel did not start ({tries} tries): {error}") \
+                    from error
 
 
 def stop_kernels() -> None:
