@@ -4,27 +4,24 @@
   and its correction for starting at zero;
 - ``Adam``: ``torch.optim.Adam``'s update as plain tensor arithmetic, line by line;
 - ``adapted_gradients``: what Adam makes of a series of gradients (smoothed, scaled), to look at;
-- ``SGD``: plain, with momentum and with Nesterov momentum, as ``torch.optim.SGD``;
-- ``compare_optimizers``: train copies of one model with several optimizers, each from the
-  same starting state, and return their losses and parameter paths.
+- ``SGD``: plain, with momentum and with Nesterov momentum, as ``torch.optim.SGD``.
+
+Training copies of one model with several optimizers, from the same start, is a recipe:
+``rpslib.recipes.compare_optimizers``.
 
 Introduced in chapter 5.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import torch
-from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch import Tensor
 
-__all__ = ["SGD", "Adam", "AdaptedGradients", "Run", "SGDDirections", "adapted_gradients",
-           "bias_corrected_ewma", "compare_optimizers", "ewma", "sgd_directions"]
+__all__ = ["SGD", "Adam", "AdaptedGradients", "SGDDirections", "adapted_gradients",
+           "bias_corrected_ewma", "ewma", "sgd_directions"]
 
 
 def ewma(values: Sequence[float] | Tensor, beta: float) -> Tensor:
@@ -277,76 +274,3 @@ def sgd_directions(gradients: Sequence[float] | Tensor, momentum: float = 0.9,
 
 
 # --- comparing optimizers ----------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    """One optimizer's run in ``compare_optimizers``: its losses and its parameter paths.
-
-    ``paths[layer][name]`` is a tensor ``(n_steps + 1, *shape)``: the starting value, then the
-    value after each training step.  ``shuffles`` is the state the run left the training
-    loader's own generator in (``None`` if the loader has none): runs that started it from
-    the same seed and left it in the same state drew the same numbers from it, so they saw
-    the same mini-batches in every epoch.
-
-    Introduced in chapter 6.
-    """
-
-    losses: list[float]
-    val_losses: list[float]
-    paths: dict[str, dict[str, Tensor]] = field(default_factory=dict)
-    step_losses: list[float] = field(default_factory=list)
-    shuffles: Tensor | None = None
-
-
-def compare_optimizers(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
-                       optimizers: Mapping[str, Callable[[Iterable[Any]], torch.optim.Optimizer]],
-                       train_loader: DataLoader[Any], n_epochs: int,
-                       val_loader: DataLoader[Any] | None = None,
-                       layers: Sequence[str] = (), seed: int = 42) -> dict[str, Run]:
-    """Train a copy of ``model`` with each optimizer, all from ``model``'s current state.
-
-    Args:
-        model: the starting point; it is copied for every run and never changed.
-        loss_fn: e.g. ``nn.MSELoss()``.
-        optimizers: name -> a function of the parameters that makes the optimizer, e.g.
-            ``{"SGD": lambda p: torch.optim.SGD(p, lr=0.1), "Adam": lambda p: Adam(p, lr=0.1)}``.
-        train_loader, val_loader: the data, the same for every run.  Give the training
-            loader a generator of its own (``DataLoader(..., shuffle=True,
-            generator=torch.Generator())``): every run then seeds it with ``seed`` and sees
-            the same mini-batches in every epoch, whatever else draws random numbers.
-        n_epochs: how long each run trains.
-        layers: layers whose parameter paths to record (``capture_parameters``).
-        seed: every run starts its random numbers from it (the same mini-batch order).
-
-    Returns:
-        name -> ``Run`` (epoch losses, validation losses, per-step losses, paths).
-
-    Introduced in chapter 6.
-    """
-    from rpslib.callbacks import Callback
-    from rpslib.trainer import Architecture
-
-    class StepLosses(Callback):
-        def __init__(self) -> None:
-            self.losses: list[float] = []
-
-        def on_step_end(self, arch: Architecture, loss: Tensor) -> None:
-            self.losses.append(loss.item())
-
-    runs = {}
-    for name, make_optimizer in optimizers.items():
-        copied = copy.deepcopy(model)  # every run starts from the same state
-        arch = Architecture(copied, loss_fn, make_optimizer(copied.parameters()))
-        arch.set_loaders(train_loader, val_loader)
-        step_losses = arch.add_callback(StepLosses())
-        assert isinstance(step_losses, StepLosses)
-        with arch.capture_parameters(list(layers)) if layers else nullcontext() as captured:
-            arch.train(n_epochs, seed=seed, progress=False)
-        paths = {layer: {p: captured.stacked(layer, p) for p in captured[layer]}
-                 for layer in layers} if captured is not None else {}
-        rng = arch.rng_state()
-        runs[name] = Run(arch.losses, arch.val_losses, paths, step_losses.losses,
-                         None if rng is None else rng["generator"])
-    return runs
-

@@ -24,7 +24,6 @@ import copy
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -38,15 +37,14 @@ from torch.optim.lr_scheduler import (
 )
 
 from rpslib.callbacks import Callback
+from rpslib.lr_finder import suggest_lrs
 
 if TYPE_CHECKING:
-    from torch.utils.data import DataLoader
 
     from rpslib.trainer import Architecture
 
-__all__ = ["BATCH_SCHEDULERS", "Finale", "SchedulerCallback", "attach", "cyclic_bounds",
-           "lr_sequence", "momentum_sequence", "prepare_finale", "scheduler_of",
-           "train_finale"]
+__all__ = ["BATCH_SCHEDULERS", "SchedulerCallback", "attach", "cyclic_bounds",
+           "lr_sequence", "momentum_sequence", "scheduler_of"]
 
 Scheduler = LRScheduler | ReduceLROnPlateau
 #: The schedulers whose natural step is a mini-batch, not an epoch.
@@ -237,80 +235,9 @@ def cyclic_bounds(tracking: dict[str, list[float]], ratio: float = 4.0) -> tuple
 
     Introduced in chapter 8.
     """
-    from rpslib.lr_finder import suggest_lrs
-
     if not tracking["loss"] or len(tracking["loss"]) != len(tracking["lr"]):
         raise ValueError("need a range test's tracking: lr and loss of equal, non-zero length")
     if ratio < 1:
         raise ValueError(f"ratio must be at least 1, got {ratio}")
     max_lr = suggest_lrs(tracking)["valley"]
     return max_lr / ratio, max_lr
-
-
-@dataclass
-class Finale:
-    """The finale: its model (trained by ``train_finale``), the range test and the bounds.
-
-    Introduced in chapter 8.
-    """
-
-    arch: Architecture
-    tracking: dict[str, list[float]]
-    base_lr: float
-    max_lr: float
-
-
-def prepare_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
-                   seed: int = 13, p: float = 0.5, momentum: float = 0.9,
-                   start_lr: float = 1e-4, end_lr: float = 1.0, num_iter: int = 100,
-                   ratio: float = 4.0) -> Finale:
-    """The course's finale up to training: CNN2 with dropout, SGD with Nesterov momentum, and
-    a cyclical rate whose bounds an LR range test chose.
-
-    1. CNN2 (five filters, dropout ``p``) built after ``torch.manual_seed(seed)``, with
-       ``SGD(lr=start_lr, momentum=momentum, nesterov=True)``, runs an LR range test from
-       ``start_lr`` to ``end_lr`` over ``num_iter`` mini-batches, shuffled from ``seed``
-       (which leaves it untouched);
-    2. ``cyclic_bounds`` reads ``base_lr`` and ``max_lr`` off the curve;
-    3. the same model is built again with ``rpslib.recipes.build_cnn2`` (same seed, so the
-       same initial weights) with ``CyclicLR(base_lr, max_lr, step_size_up=len(train_loader))``
-       attached, stepped per mini-batch: one epoch up, one down, so an even number of epochs
-       ends at ``base_lr``.  ``CyclicLR`` also cycles the momentum, between 0.8 and 0.9,
-       against the rate (PyTorch's default).
-
-    ``Finale.arch`` is ready to ``train(epochs, seed=seed)``; ``train_finale`` does all.
-
-    Introduced in chapter 8.
-    """
-    from torch import nn
-
-    from rpslib.models import CNN2
-    from rpslib.recipes import build_cnn2
-    from rpslib.trainer import Architecture
-
-    def make_optimizer(params: Any) -> torch.optim.Optimizer:
-        return torch.optim.SGD(params, lr=start_lr, momentum=momentum, nesterov=True)
-
-    torch.manual_seed(seed)
-    model = CNN2(n_feature=5, p=p)
-    probe = Architecture(model, nn.CrossEntropyLoss(), make_optimizer(model.parameters()))
-    probe.set_loaders(train_loader, val_loader)
-    probe.set_seed(seed)  # the test's mini-batches follow the seed, whatever ran before
-    tracking, _ = probe.lr_range_test(train_loader, end_lr=end_lr, num_iter=num_iter, plot=False)
-    base_lr, max_lr = cyclic_bounds(tracking, ratio=ratio)
-
-    def make_scheduler(optimizer: torch.optim.Optimizer) -> CyclicLR:
-        return CyclicLR(optimizer, base_lr=base_lr, max_lr=max_lr,
-                        step_size_up=len(train_loader), mode="triangular")
-
-    arch = build_cnn2(train_loader, val_loader, p=p, seed=seed, make_optimizer=make_optimizer,
-                      make_scheduler=make_scheduler)
-    return Finale(arch, tracking, base_lr, max_lr)
-
-
-def train_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | None,
-                 seed: int = 13, epochs: int = 10, p: float = 0.5, **kwargs: Any) -> Finale:
-    """``prepare_finale`` (same arguments), then ``Finale.arch.train(epochs, seed=seed)``."""
-    finale = prepare_finale(train_loader, val_loader, seed=seed, p=p, **kwargs)
-    finale.arch.train(epochs, seed=seed, progress=False)
-    return finale

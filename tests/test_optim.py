@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 import rpslib.optim as optim
 from rpslib.optim import (
     Adam,
     adapted_gradients,
     bias_corrected_ewma,
-    compare_optimizers,
     ewma,
 )
 
@@ -157,60 +155,6 @@ def test_the_first_adapted_gradient_is_the_sign_of_the_gradient() -> None:
     first = adapted_gradients(torch.tensor([[-3.0, 0.02, 5e-4]])).adapted[0]
     torch.testing.assert_close(first, torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64),
                                rtol=0, atol=1e-4)
-
-
-# ------------------------------------------------------------------------ compare_optimizers
-
-
-def regression() -> tuple[nn.Module, DataLoader[Any]]:
-    torch.manual_seed(3)
-    x = torch.rand(64, 1)
-    y = 1 + 2 * x + 0.1 * torch.randn(64, 1)
-    model = nn.Sequential()
-    model.add_module("linear", nn.Linear(1, 1))
-    return model, DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
-
-
-def test_every_run_starts_from_the_same_state_and_the_model_is_unchanged() -> None:
-    model, loader = regression()
-    start = {k: v.clone() for k, v in model.state_dict().items()}
-    runs = compare_optimizers(model, nn.MSELoss(), {
-        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
-        "Adam": lambda p: Adam(p, lr=0.1),
-        "SGD again": lambda p: torch.optim.SGD(p, lr=0.1),
-    }, loader, n_epochs=3, layers=["linear"])
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, start[name])
-    for result in runs.values():
-        path = result.paths["linear"]["weight"]
-        assert path.shape == (3 * 4 + 1, 1, 1)
-        assert torch.equal(path[0], start["linear.weight"])
-        assert len(result.losses) == 3 and len(result.step_losses) == 12
-    assert runs["SGD"].losses == runs["SGD again"].losses  # same start, same data order
-    assert runs["SGD"].losses != runs["Adam"].losses
-
-
-def test_compare_optimizers_without_paths() -> None:
-    model, loader = regression()
-    runs = compare_optimizers(model, nn.MSELoss(), {"SGD": lambda p: torch.optim.SGD(p, 0.1)},
-                              loader, n_epochs=1)
-    assert runs["SGD"].paths == {}
-    assert runs["SGD"].shuffles is None  # the loader has no generator of its own
-
-
-def test_each_run_leaves_the_loaders_own_generator_where_the_same_shuffles_do() -> None:
-    model, loader = regression()
-    loader = DataLoader(loader.dataset, batch_size=16, shuffle=True, generator=torch.Generator())
-    runs = compare_optimizers(model, nn.MSELoss(), {
-        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
-        "Adam": lambda p: Adam(p, lr=0.1),
-    }, loader, n_epochs=3, seed=5)
-    # the oracle: the generator seeded by hand, asked for three epochs' shuffles
-    expected = torch.Generator().manual_seed(5)
-    for _ in range(3):
-        list(DataLoader(loader.dataset, batch_size=16, shuffle=True, generator=expected))
-    for run in runs.values():
-        assert run.shuffles is not None and torch.equal(run.shuffles, expected.get_state())
 
 
 def test_the_weights_of_an_ewma_sum_to_one_minus_beta_to_the_t() -> None:

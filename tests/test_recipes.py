@@ -1,15 +1,27 @@
-"""The shared recipe: loaders standardized with training statistics, CNN2 trained the same way."""
+"""The shared recipe: loaders standardized with training statistics, CNN2 trained the same way;
+the recipes that train several models: compare_optimizers and the finale."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from torch.optim.lr_scheduler import StepLR
+from torch import nn
+from torch.optim.lr_scheduler import CyclicLR, StepLR
+from torch.utils.data import DataLoader, TensorDataset
 
 from rpslib.data import load_tensors
-from rpslib.recipes import accuracy, standardized_loaders, train_cnn2
+from rpslib.optim import Adam
+from rpslib.recipes import (
+    accuracy,
+    compare_optimizers,
+    standardized_loaders,
+    train_cnn2,
+    train_finale,
+)
+from rpslib.schedulers import cyclic_bounds
 
 
 def test_loaders_use_the_training_statistics_only(tiny_rps: tuple[Path, Path]) -> None:
@@ -102,3 +114,81 @@ def test_dropout_changes_the_mini_batches_unless_the_loader_has_its_own_generato
     # torch's global generator, shared with dropout's masks: the same first epoch only
     shared = [epochs_seen(None, p) for p in (0.0, 0.5)]
     assert shared[0][0] == shared[1][0] and shared[0][1:] != shared[1][1:]
+
+
+# ------------------------------------------------------------------------ compare_optimizers
+
+
+def regression() -> tuple[nn.Module, DataLoader[Any]]:
+    torch.manual_seed(3)
+    x = torch.rand(64, 1)
+    y = 1 + 2 * x + 0.1 * torch.randn(64, 1)
+    model = nn.Sequential()
+    model.add_module("linear", nn.Linear(1, 1))
+    return model, DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+
+
+def test_every_run_starts_from_the_same_state_and_the_model_is_unchanged() -> None:
+    model, loader = regression()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    runs = compare_optimizers(model, nn.MSELoss(), {
+        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+        "Adam": lambda p: Adam(p, lr=0.1),
+        "SGD again": lambda p: torch.optim.SGD(p, lr=0.1),
+    }, loader, n_epochs=3, layers=["linear"])
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, start[name])
+    for result in runs.values():
+        path = result.paths["linear"]["weight"]
+        assert path.shape == (3 * 4 + 1, 1, 1)
+        assert torch.equal(path[0], start["linear.weight"])
+        assert len(result.losses) == 3 and len(result.step_losses) == 12
+    assert runs["SGD"].losses == runs["SGD again"].losses  # same start, same data order
+    assert runs["SGD"].losses != runs["Adam"].losses
+
+
+def test_compare_optimizers_without_paths() -> None:
+    model, loader = regression()
+    runs = compare_optimizers(model, nn.MSELoss(), {"SGD": lambda p: torch.optim.SGD(p, 0.1)},
+                              loader, n_epochs=1)
+    assert runs["SGD"].paths == {}
+    assert runs["SGD"].shuffles is None  # the loader has no generator of its own
+
+
+def test_each_run_leaves_the_loaders_own_generator_where_the_same_shuffles_do() -> None:
+    model, loader = regression()
+    loader = DataLoader(loader.dataset, batch_size=16, shuffle=True, generator=torch.Generator())
+    runs = compare_optimizers(model, nn.MSELoss(), {
+        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+        "Adam": lambda p: Adam(p, lr=0.1),
+    }, loader, n_epochs=3, seed=5)
+    # the oracle: the generator seeded by hand, asked for three epochs' shuffles
+    expected = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        list(DataLoader(loader.dataset, batch_size=16, shuffle=True, generator=expected))
+    for run in runs.values():
+        assert run.shuffles is not None and torch.equal(run.shuffles, expected.get_state())
+
+
+# ------------------------------------------------------------------------------- finale
+
+
+def test_train_finale_is_the_shared_recipe_with_a_cyclical_rate(
+        tiny_rps: tuple[Path, Path]) -> None:
+    train_loader, val_loader, _ = standardized_loaders(*tiny_rps)
+    finale = train_finale(train_loader, val_loader, seed=3, epochs=4, num_iter=20)
+    arch = finale.arch
+    assert (finale.base_lr, finale.max_lr) == pytest.approx(cyclic_bounds(finale.tracking))
+    assert len(finale.tracking["lr"]) >= 3 and finale.base_lr < finale.max_lr
+    optimizer = arch.optimizer
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["nesterov"]
+    assert arch.model.p == 0.5  # type: ignore[union-attr]
+    assert len(arch.learning_rates) == 4 * len(train_loader)  # once per mini-batch
+    assert arch.learning_rates[0] == pytest.approx(finale.base_lr)
+    # the range test left nothing behind: the same as training with those bounds directly
+    twin = train_cnn2(
+        train_loader, val_loader, p=0.5, seed=3, epochs=4,
+        make_optimizer=lambda p: torch.optim.SGD(p, lr=1e-4, momentum=0.9, nesterov=True),
+        make_scheduler=lambda o: CyclicLR(o, finale.base_lr, finale.max_lr,
+                                          step_size_up=len(train_loader)))
+    assert arch.losses == twin.losses and arch.learning_rates == twin.learning_rates

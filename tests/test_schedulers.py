@@ -18,8 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from rpslib.checkpoints import CheckpointError
 from rpslib.lr_finder import suggest_lrs
 from rpslib.models import CNN2
-from rpslib.recipes import standardized_loaders, train_cnn2
-from rpslib.schedulers import cyclic_bounds, lr_sequence, momentum_sequence, train_finale
+from rpslib.schedulers import cyclic_bounds, lr_sequence, momentum_sequence
 from rpslib.trainer import Architecture
 from tests.test_trainer import learnable_data
 
@@ -250,24 +249,3 @@ def test_cyclic_bounds_top_is_the_valley_not_the_lowest_point() -> None:
         cyclic_bounds({"lr": [0.1], "loss": []})
     with pytest.raises(ValueError, match="ratio"):
         cyclic_bounds(tracking, ratio=0.5)
-
-
-def test_train_finale_is_the_shared_recipe_with_a_cyclical_rate(
-        tiny_rps: tuple[Path, Path]) -> None:
-    train_loader, val_loader, _ = standardized_loaders(*tiny_rps)
-    finale = train_finale(train_loader, val_loader, seed=3, epochs=4, num_iter=20)
-    arch = finale.arch
-    assert (finale.base_lr, finale.max_lr) == pytest.approx(cyclic_bounds(finale.tracking))
-    assert len(finale.tracking["lr"]) >= 3 and finale.base_lr < finale.max_lr
-    optimizer = arch.optimizer
-    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["nesterov"]
-    assert arch.model.p == 0.5  # type: ignore[union-attr]
-    assert len(arch.learning_rates) == 4 * len(train_loader)  # once per mini-batch
-    assert arch.learning_rates[0] == pytest.approx(finale.base_lr)
-    # the range test left nothing behind: the same as training with those bounds directly
-    twin = train_cnn2(
-        train_loader, val_loader, p=0.5, seed=3, epochs=4,
-        make_optimizer=lambda p: torch.optim.SGD(p, lr=1e-4, momentum=0.9, nesterov=True),
-        make_scheduler=lambda o: S.CyclicLR(o, finale.base_lr, finale.max_lr,
-                                            step_size_up=len(train_loader)))
-    assert arch.losses == twin.losses and arch.learning_rates == twin.learning_rates
