@@ -101,7 +101,7 @@ linkcheck: $(STAMP)
 	$(BIN)/jupyter-book build . --builder linkcheck
 
 bench: $(STAMP)
-	$(BIN)/python -m rpslib.bench
+	$(BIN)/python -m tools.bench
 
 clean-notebooks: $(STAMP)
 	$(BIN)/python -m tools.clean_notebooks

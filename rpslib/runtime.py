@@ -3,7 +3,7 @@
 On a 2-core laptop torch's default of one worker thread per core is fragile: when anything
 else keeps a core busy (a second kernel, a data-loader worker, a parallel test), the threads
 wait on each other and a CNN2 epoch can take 50x longer.  One thread costs about 10 % when
-the machine is idle and nothing under contention (``python -m rpslib.bench`` measures both),
+the machine is idle and nothing under contention (``python -m tools.bench`` measures both),
 so the trainer computes with one CPU thread *while it trains* and restores the previous
 setting afterwards.  Nothing here runs at import.
 """

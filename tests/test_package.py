@@ -30,7 +30,7 @@ def snapshot():
             torch.backends.cudnn.deterministic)
 before = snapshot()
 import rpslib, rpslib.data, rpslib.download, rpslib.handgen, rpslib.models, rpslib.trainer
-import rpslib.plots, rpslib.progress, rpslib.runtime, rpslib.bench
+import rpslib.plots, rpslib.progress, rpslib.runtime
 after = snapshot()
 names = ["torch rng", "numpy rng", "random", "rcParams", "threads", "dtype", "warnings",
          "cudnn.benchmark", "cudnn.deterministic"]

@@ -1,4 +1,4 @@
-"""Benchmark: ``python -m rpslib.bench`` prints the figures the course's speed choices rest on.
+"""Benchmark: ``python -m tools.bench`` prints the figures the course's speed choices rest on.
 
 1. drawing the stand-in (2,892 images);
 2. loading the images: the first load (decoding every PNG) and the cached load;
@@ -13,7 +13,8 @@
    the same training without capture (goal: at most 1.5x).
 
 Timings are medians of several runs.  Nothing here is a unit test: wall-clock time depends on
-the machine.  Run it on an otherwise idle machine.
+the machine.  Run it on an otherwise idle machine.  A maintainer's tool, so it lives in
+``tools/``, not in the package that Colab installs.
 """
 
 from __future__ import annotations
@@ -42,10 +43,7 @@ from rpslib.trainer import Architecture
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """The median wall-clock seconds of ``repeats`` calls of ``fn``.
-
-    Used by the benchmark, not by the chapters.
-    """
+    """The median wall-clock seconds of ``repeats`` calls of ``fn``."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -55,10 +53,7 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def fresh_model(seed: int = 13) -> tuple[nn.Module, torch.optim.Optimizer]:
-    """A new ``CNN2(n_feature=5, p=0.3)``, seeded with ``seed``, and its Adam (lr 3e-4).
-
-    Used by the benchmark, not by the chapters.
-    """
+    """A new ``CNN2(n_feature=5, p=0.3)``, seeded with ``seed``, and its Adam (lr 3e-4)."""
     torch.manual_seed(seed)
     model = CNN2(n_feature=5, p=0.3)
     return model, torch.optim.Adam(model.parameters(), lr=3e-4)
@@ -69,8 +64,6 @@ def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
     """One epoch of the textbook training loop, as the oracle for the trainer's overhead.
 
     ``loader`` gives (x, y) mini-batches: images (N, 3, 28, 28) and class indices (N,).
-
-    Used by the benchmark, not by the chapters.
     """
     loss_fn = nn.CrossEntropyLoss()
     model.train()
@@ -83,10 +76,7 @@ def plain_epoch(model: nn.Module, optimizer: torch.optim.Optimizer,
 
 @contextmanager
 def busy_core() -> Iterator[None]:
-    """Keep one core busy with another process, as a second kernel or a test would.
-
-    Used by the benchmark, not by the chapters.
-    """
+    """Keep one core busy with another process, as a second kernel or a test would."""
     proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
@@ -100,7 +90,6 @@ def range_tests(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int) -> N
     """Time our range test and torch-lr-finder's on the same 100 iterations, alternating.
 
     Both compute with one CPU thread (ours does so by itself, as ``train`` does).
-    Used by the benchmark, not by the chapters.
     """
     from torch_lr_finder import LRFinder
 
@@ -125,10 +114,7 @@ def range_tests(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int) -> N
 
 
 def capture_overhead(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int) -> None:
-    """Time one epoch with every layer's parameters and gradients captured, and without.
-
-    Used by the benchmark, not by the chapters.
-    """
+    """Time one epoch with every layer's parameters and gradients captured, and without."""
     times: dict[str, list[float]] = {"capturing": [], "plain": []}
     layers = ["conv1", "conv2", "fc1", "fc2"]
     for _ in range(repeats):
@@ -149,10 +135,7 @@ def capture_overhead(loader: DataLoader[tuple[torch.Tensor, ...]], repeats: int)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and print its figures.
-
-    Used by the benchmark, not by the chapters.
-    """
+    """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-generate", action="store_true",
                         help="use get_rps()'s images instead of drawing a fresh stand-in")
