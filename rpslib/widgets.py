@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from rpslib.optim import adapted_gradients
-from rpslib.plots import plot_adam_gradients, plot_dropout_sums
+from rpslib.plots import plot_adam_gradients, plot_dropout_sums, plot_lr_schedule
 from rpslib.regularization import dropout_sums, spaced_points
 
 __all__ = ["BETA1_CHOICES", "BETA2_CHOICES", "adam_widget", "draw_adam_gradients",
@@ -196,10 +196,6 @@ def draw_lr_schedule(name: str, size: int = 10, gamma: float = 0.9, n_steps: int
 
     Introduced in chapter 8.
     """
-    import torch
-
-    from rpslib.plots import plot_lr_schedule
-
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=max_lr, momentum=0.9)
     scheduler = make_scheduler(name, optimizer, size=size, gamma=gamma, n_steps=n_steps,
                                max_lr=max_lr)

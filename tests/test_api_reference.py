@@ -56,9 +56,11 @@ def test_the_package_has_public_names() -> None:
 def test_every_public_module_is_on_the_page_with_its_members(module: str) -> None:
     documented = automodules(API_PAGE.read_text(encoding="utf-8"))
     assert module in documented, f"book/api.md has no '.. automodule:: {module}'"
-    if module != "rpslib":  # the package only re-exports: each is documented with its module
-        assert "members" in documented[module], f"{module} is on book/api.md without :members:"
     imported = importlib.import_module(module)
+    # a package that only hands names on (rpslib, rpslib.plots) needs no :members: of its
+    # own: each name is documented with the module that defines it
+    if any(home(imported, name) == module for name in public_names(imported)):
+        assert "members" in documented[module], f"{module} is on book/api.md without :members:"
     for name in public_names(imported):
         where = home(imported, name)
         assert "members" in documented.get(where, {}), (

@@ -82,8 +82,7 @@ def test_the_finale_is_at_least_as_good_as_chapter_2(runs: list[Run],
     # between bounds from an LR range test: rpslib.recipes.prepare_finale, the chapter's own
     # code) against chapter 2's model (p=0, Adam 3e-4, the same epochs) over the same seeds.
     from rpslib.parallel import train_side_by_side
-    from rpslib.recipes import accuracy
-    from rpslib.recipes import prepare_finale
+    from rpslib.recipes import accuracy, prepare_finale
 
     train_loader, val_loader, _ = standardized_loaders(*full_stand_in)
     prepared = {seed: prepare_finale(train_loader, val_loader, seed=seed)

@@ -170,7 +170,7 @@ def test_plot_dropout_sums_marks_the_mean_and_the_eval_sum() -> None:
 def test_dropout_sum_bins_hold_whole_steps_of_the_grid(p: float) -> None:
     # the sums of the slides' points lie on a grid of step 0.1 / (1 - p); a bin edge must
     # never sit on a grid value, else bins hold 3 and 4 values by turns and draw a comb
-    from rpslib.plots import _sum_bin_edges
+    from rpslib.plots.dropout import _sum_bin_edges
     from rpslib.regularization import dropout_sums
 
     values = dropout_sums(p, n_samples=2000).double().numpy()

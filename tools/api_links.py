@@ -49,12 +49,13 @@ NAME = re.compile(r"^([A-Za-z_][\w.]*)(\(.*\))?$")
 
 
 def public_modules() -> list[ModuleType]:
-    """The package and each of its modules whose name does not start with an underscore."""
+    """The package and each of its modules and subpackages (``rpslib.plots.images``) none of
+    whose names starts with an underscore."""
     import rpslib
 
-    names = [info.name for info in pkgutil.iter_modules(rpslib.__path__)
-             if not info.name.startswith("_")]
-    return [rpslib] + [importlib.import_module(f"rpslib.{name}") for name in names]
+    names = [info.name for info in pkgutil.walk_packages(rpslib.__path__, prefix="rpslib.")
+             if not any(part.startswith("_") for part in info.name.split("."))]
+    return [rpslib] + [importlib.import_module(name) for name in names]
 
 
 def public_names(module: ModuleType) -> list[str]:
