@@ -30,7 +30,7 @@ def isolated_data_root(tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture(scope="session")
 def tiny_rps(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A stand-in with 4 training and 2 test images per class (drawn once per session)."""
-    from rpslib.handgen import generate_rps
+    from rpslib.data.stand_in import generate_rps
 
     root = tmp_path_factory.mktemp("tiny-rps")
     return generate_rps(root, workers=1, progress_bar=False, counts=TINY)

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from rpslib import download
-from rpslib.download import Archive
+from rpslib.data import download
+from rpslib.data.download import Archive
 
 CLASSES = ("paper", "rock", "scissors")
 FOLDERS = {"train": "rps", "test": "rps-test-set"}

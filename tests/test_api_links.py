@@ -40,7 +40,7 @@ def test_names_as_the_chapters_write_them() -> None:
         "rpslib.trainer.Architecture.set_lr_scheduler"
     assert target_of("CNN2") == "rpslib.models.CNN2"
     # a re-export is documented where it is defined
-    assert target_of("rpslib.data.download_rps") == "rpslib.download.download_rps"
+    assert target_of("rpslib.data.download_rps") == "rpslib.data.download.download_rps"
     assert target_of("rpslib.optim.SGD") == "rpslib.optim.SGD"
     # a method that only one rpslib class has, and torch's classes do not
     assert target_of("capture_parameters") == "rpslib.trainer.Architecture.capture_parameters"

@@ -52,6 +52,15 @@ def test_the_package_has_public_names() -> None:
     assert ("rpslib", "CNN2") in PUBLIC and ("rpslib.data", "get_rps") in PUBLIC
 
 
+def test_the_packages_docstring_names_every_module() -> None:
+    # the top of the API page: a reader finds every module there
+    import rpslib
+
+    unnamed = [m.__name__ for m in public_modules()[1:] if f"``{m.__name__}``" not in
+               (rpslib.__doc__ or "")]
+    assert not unnamed, f"rpslib's docstring does not name {unnamed}"
+
+
 @pytest.mark.parametrize("module", [m.__name__ for m in public_modules()])
 def test_every_public_module_is_on_the_page_with_its_members(module: str) -> None:
     documented = automodules(API_PAGE.read_text(encoding="utf-8"))

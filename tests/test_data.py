@@ -17,10 +17,18 @@ import torch
 from PIL import Image
 from torchvision import datasets, transforms
 
-from rpslib import data, download, handgen
-from rpslib.data import CorruptImageError, ImageFolder, OddImageError, get_rps, load_tensors
-from rpslib.download import DownloadError
-from rpslib.folders import NotEnoughSpaceError
+from rpslib import data
+from rpslib.data import (
+    CorruptImageError,
+    ImageFolder,
+    OddImageError,
+    download,
+    get_rps,
+    load_tensors,
+    stand_in,
+)
+from rpslib.data.download import DownloadError
+from rpslib.data.folders import NotEnoughSpaceError
 from tests.conftest import TINY
 from tests.local_archives import (
     Server,
@@ -157,7 +165,7 @@ def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline: None) -> It
 @pytest.fixture
 def tiny_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the 'full' stand-in tiny, so get_rps's generation takes a moment."""
-    monkeypatch.setattr(handgen, "SPLITS", dict(TINY))
+    monkeypatch.setattr(stand_in, "SPLITS", dict(TINY))  # the counts it draws by default
 
 
 def test_default_root_follows_the_environment(monkeypatch: pytest.MonkeyPatch,
@@ -298,7 +306,7 @@ def test_a_full_disk_while_drawing_names_the_folder_and_the_space(
     root = tmp_path / "small"
     small_disk(root, 64)
     with pytest.raises(NotEnoughSpaceError) as caught:
-        handgen.generate_rps(root, workers=1, progress_bar=False, counts=TINY)
+        stand_in.generate_rps(root, workers=1, progress_bar=False, counts=TINY)
     assert str(root) in str(caught.value) and "MB" in str(caught.value)
     assert sorted(p.name for p in root.iterdir()) == [".lock"]
 
@@ -309,11 +317,11 @@ def disk_full(*args: object, **kwargs: object) -> None:
 
 def test_a_full_disk_while_drawing_without_tmpfs(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handgen, "_write_one", disk_full)
+    monkeypatch.setattr(stand_in, "_write_one", disk_full)
     with pytest.raises(NotEnoughSpaceError, match="not enough space") as caught:
-        handgen.generate_rps(tmp_path, workers=1, progress_bar=False, counts=TINY)
+        stand_in.generate_rps(tmp_path, workers=1, progress_bar=False, counts=TINY)
     assert str(tmp_path) in str(caught.value) and "MB" in str(caught.value)
-    assert leftovers(tmp_path) == [] and not handgen.is_generated(tmp_path, counts=TINY)
+    assert leftovers(tmp_path) == [] and not stand_in.is_generated(tmp_path, counts=TINY)
 
 
 def test_auto_draws_the_stand_in_when_the_real_set_does_not_fit(
@@ -330,7 +338,7 @@ def test_auto_says_what_is_needed_when_nothing_fits(
         mirror: Server, tiny_default: None, isolated_data_root: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(download, "_stream", disk_full)
-    monkeypatch.setattr(handgen, "_write_one", disk_full)
+    monkeypatch.setattr(stand_in, "_write_one", disk_full)
     with pytest.raises(NotEnoughSpaceError, match="stand-in") as caught:
         get_rps()
     assert str(isolated_data_root / "synthetic") in str(caught.value)

@@ -1,4 +1,4 @@
-"""Tests for ``rpslib.download``: tiny archives served from 127.0.0.1, never the internet."""
+"""Tests for ``rpslib.data.download``: tiny archives served from 127.0.0.1, never the internet."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rpslib import download
-from rpslib.download import (
+from rpslib.data import download
+from rpslib.data.download import (
     MARKER_NAME,
     ChecksumError,
     DownloadError,
@@ -34,7 +34,7 @@ from rpslib.download import (
     is_complete,
     sha256_of,
 )
-from rpslib.folders import NotEnoughSpaceError, locked
+from rpslib.data.folders import NotEnoughSpaceError, locked
 from tests.local_archives import (
     CLASSES,
     FILENAMES,
@@ -396,14 +396,15 @@ def test_a_full_disk_without_tmpfs(stage: str, server: Server, archives: dict[st
 # --------------------------------------------------------------------------- killed runs
 
 
-# Runs download_rps in a process the test kills. It loads rpslib.download without the
-# package's __init__ (which imports torch, 4 s), and uses the test's tiny ARCHIVES.
+# Runs download_rps in a process the test kills. It loads rpslib.data.download without the
+# packages' __init__ (which import torch, 4 s), and uses the test's tiny ARCHIVES.
 KILLABLE = """
 import json, sys, types
-package = types.ModuleType("rpslib")
-package.__path__ = [sys.argv[1]]
-sys.modules["rpslib"] = package
-from rpslib import download
+for name, path in (("rpslib", sys.argv[1]), ("rpslib.data", sys.argv[1] + "/data")):
+    package = types.ModuleType(name)
+    package.__path__ = [path]
+    sys.modules[name] = package
+from rpslib.data import download
 download.ARCHIVES = {name: download.Archive(**fields)
                      for name, fields in json.loads(sys.argv[2]).items()}
 download.download_rps(sys.argv[3], base_url=sys.argv[4], progress=False)
@@ -424,7 +425,7 @@ def test_a_killed_download_leaves_nothing_for_the_next_run(
     stall = threading.Event()
     server.serve(FILENAMES["train"], archives["train"], stall=stall)  # hangs half-way
     fields = {name: dataclasses.asdict(a) for name, a in download.ARCHIVES.items()}
-    package = str(Path(download.__file__).parent)
+    package = str(Path(download.__file__).parent.parent)  # rpslib/
     killed = subprocess.Popen([sys.executable, "-c", KILLABLE, package, json.dumps(fields),
                                str(root), server.base_url])
     try:

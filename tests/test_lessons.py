@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from torch.utils.data import DataLoader
 
-from rpslib import Architecture, handgen
-from rpslib.data import load_tensors
+from rpslib import Architecture
+from rpslib.data import handgen, load_tensors
 from rpslib.recipes import standardized_loaders
 from tools import stand_in_report as recipe
 from tools.stand_in_report import Run

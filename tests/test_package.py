@@ -29,8 +29,10 @@ def snapshot():
             list(warnings.filters), torch.backends.cudnn.benchmark,
             torch.backends.cudnn.deterministic)
 before = snapshot()
-import rpslib, rpslib.data, rpslib.download, rpslib.handgen, rpslib.models, rpslib.trainer
-import rpslib.plots, rpslib.progress, rpslib.runtime
+import importlib, pkgutil, rpslib
+for module in pkgutil.walk_packages(rpslib.__path__, prefix="rpslib."):
+    if not module.name.endswith(".__main__"):  # python -m rpslib.data's, which runs
+        importlib.import_module(module.name)
 after = snapshot()
 names = ["torch rng", "numpy rng", "random", "rcParams", "threads", "dtype", "warnings",
          "cudnn.benchmark", "cudnn.deterministic"]

@@ -10,7 +10,8 @@ the chapter (the website, Colab, GitHub, Jupyter)::
 
 The address is ``html: baseurl`` of ``_config.yml`` followed by ``book/api.html``, and the
 fragment is the name's id on that page: its full dotted path where it is defined (the
-re-export ``rpslib.data.download_rps`` is documented as ``rpslib.download.download_rps``),
+re-export ``rpslib.data.download_rps`` is documented as
+``rpslib.data.download.download_rps``),
 ``module-`` and the path for a module. The website does not send its readers to the
 published copy: the book's Sphinx extension (``tools/sphinx_rps.py``) turns each of these
 links into a Sphinx cross-reference (``to_sphinx``) as it reads a chapter, so on the website

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms
 
 from rpslib.data import ImageFolder, get_rps, load_tensors
-from rpslib.handgen import generate_rps
+from rpslib.data.stand_in import generate_rps
 from rpslib.models import CNN2
 from rpslib.runtime import torch_threads
 from rpslib.trainer import Architecture

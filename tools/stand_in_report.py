@@ -13,7 +13,7 @@ Usage::
 
     python -m tools.stand_in_report [FOLDER]
 
-``FOLDER`` holds ``rps/`` and ``rps-test-set/`` drawn by ``rpslib.handgen`` (or is a data root
+``FOLDER`` holds ``rps/`` and ``rps-test-set/`` drawn by ``rpslib.data.stand_in`` (or is a data root
 holding ``synthetic/``); by default the stand-in of ``$RPSLIB_DATA`` (else ``~/.cache/rpslib``),
 drawn if missing.  Six trainings: one to two minutes on one core.
 """
@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from rpslib import Architecture, handgen
+from rpslib import Architecture
+from rpslib.data import handgen, stand_in
 from rpslib.data import ImageFolder, get_rps
 from rpslib.parallel import train_side_by_side
 from rpslib.recipes import accuracy, build_cnn2, standardized_loaders, train_cnn2
@@ -87,7 +88,7 @@ def image_groups(test_dir: Path) -> list[tuple[int, int]]:
     The identity (0-based) and ``k`` come from the file name, the tone from the generator
     (``handgen.skin_tone``), with the seed the set was drawn with (its marker file).
     """
-    marker = json.loads((test_dir.parent / handgen.MARKER).read_text())
+    marker = json.loads((test_dir.parent / stand_in.MARKER).read_text())
     if marker.get("version") != handgen.GENERATOR_VERSION:
         raise SystemExit(f"{test_dir.parent} was drawn by generator version "
                          f"{marker.get('version')}, this code is version "
@@ -95,7 +96,7 @@ def image_groups(test_dir: Path) -> list[tuple[int, int]]:
                          "recompute its skin tones")
     groups = []
     for path, _ in ImageFolder(test_dir).samples:
-        split, _, k = handgen.image_of(Path(path).name)
+        split, _, k = stand_in.image_of(Path(path).name)
         groups.append((k % handgen.N_IDENTITIES[split],
                        handgen.skin_tone(marker["seed"], split, k)))
     return groups
@@ -123,7 +124,7 @@ def _pct(x: float | None) -> str:
 def report(train_dir: Path, test_dir: Path, seeds: Sequence[int] = SEEDS) -> str:
     """Train the recipe and return the markdown report (tables, statistics, runs)."""
     groups = image_groups(test_dir)
-    seed = json.loads((test_dir.parent / handgen.MARKER).read_text())["seed"]
+    seed = json.loads((test_dir.parent / stand_in.MARKER).read_text())["seed"]
     train_loader, val_loader, normalizer = standardized_loaders(train_dir, test_dir)
     runs = train_runs(train_loader, val_loader, seeds)
     by_p = {p: [r for r in runs if r.p == p] for p in DROPOUTS}

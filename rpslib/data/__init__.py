@@ -30,15 +30,15 @@ from PIL import Image
 from torch.utils.data import TensorDataset
 from torchvision import datasets, transforms
 
-from rpslib.download import DownloadError, download_rps, is_complete
-from rpslib.folders import (
+from rpslib.data.download import DownloadError, download_rps, is_complete
+from rpslib.data.folders import (
     FolderNotWritableError,
     NotEnoughSpaceError,
     is_disk_full,
     locked,
     remove_leftovers,
 )
-from rpslib.handgen import generate_rps, is_generated
+from rpslib.data.stand_in import generate_rps, is_generated
 from rpslib.progress import progress
 
 __all__ = [
@@ -430,6 +430,3 @@ def prepare(size: int = 28) -> RPSData:
         load_tensors(folder, size=size)
     return found
 
-
-if __name__ == "__main__":
-    prepare()

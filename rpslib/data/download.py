@@ -46,7 +46,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import BinaryIO
 
-from rpslib.folders import is_disk_full, locked, not_enough_space, remove_leftovers
+from rpslib.data.folders import is_disk_full, locked, not_enough_space, remove_leftovers
 from rpslib.progress import progress as progress_bar
 
 __all__ = [
