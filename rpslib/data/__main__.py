@@ -2,4 +2,5 @@
 
 from rpslib.data import prepare
 
-prepare()
+if __name__ == "__main__":  # importing this module (autodoc, a walk of the package) runs nothing
+    prepare()
