@@ -6,6 +6,9 @@
 - ``adapted_gradients``: what Adam makes of a series of gradients (smoothed, scaled), to look at;
 - ``SGD``: plain, with momentum and with Nesterov momentum, as ``torch.optim.SGD``.
 
+Both are ``ByHand`` optimizers: the loop over the parameters is written once, and each
+writes its update rule, for one parameter, in ``update``.
+
 Training copies of one model with several optimizers, from the same start, is a recipe:
 ``rpslib.recipes.compare_optimizers``.
 
@@ -20,7 +23,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["SGD", "Adam", "AdaptedGradients", "SGDDirections", "adapted_gradients",
+__all__ = ["SGD", "Adam", "AdaptedGradients", "ByHand", "SGDDirections", "adapted_gradients",
            "bias_corrected_ewma", "ewma", "sgd_directions"]
 
 
@@ -108,7 +111,37 @@ def adapted_gradients(gradients: Sequence[float] | Tensor,
     return AdaptedGradients(smoothed, scale, smoothed / (scale + eps))
 
 
-class Adam(torch.optim.Optimizer):
+class ByHand(torch.optim.Optimizer):
+    """What ``Adam`` and ``SGD`` below share: ``step`` calls ``update`` once for every
+    parameter that has a gradient, after adding ``weight_decay * param`` to the gradient (an
+    L2 penalty, as ``torch.optim`` adds it).  A subclass writes its update rule in ``update``.
+
+    Introduced in chapter 5.
+    """
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Update every parameter that has a gradient, once."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                if group["weight_decay"]:
+                    grad = grad + group["weight_decay"] * param
+                self.update(param, grad, group)
+        return loss
+
+    def update(self, param: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        """Change ``param`` (in place) by its gradient ``grad``; ``group`` holds the settings."""
+        raise NotImplementedError
+
+
+class Adam(ByHand):
     """Adam (Kingma and Ba, 2015), written out; it follows ``torch.optim.Adam`` step for step.
 
     For each parameter with gradient ``g`` at step ``t``::
@@ -139,43 +172,30 @@ class Adam(torch.optim.Optimizer):
                     "weight_decay": weight_decay, "amsgrad": amsgrad}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Update every parameter that has a gradient, once."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad
-                if group["weight_decay"]:
-                    grad = grad + group["weight_decay"] * param
-                state = self.state[param]
-                if not state:  # the first step: both averages start at zero
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(param)
-                    state["exp_avg_sq"] = torch.zeros_like(param)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = torch.zeros_like(param)
-                state["step"] += 1
-                t = state["step"].item()
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_((1 - beta1) * grad)  # first moment
-                v.mul_(beta2).add_((1 - beta2) * grad * grad)  # second moment
-                if group["amsgrad"]:
-                    torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                    v = state["max_exp_avg_sq"]
-                m_hat = m / (1 - beta1**t)  # bias corrections
-                v_hat = v / (1 - beta2**t)
-                param.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
-        return loss
+    def update(self, param: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        """One Adam step of ``param``, whose gradient is ``grad`` (weight decay added)."""
+        beta1, beta2 = group["betas"]
+        state = self.state[param]
+        if not state:  # the first step: both averages start at zero
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(param)
+            state["exp_avg_sq"] = torch.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = torch.zeros_like(param)
+        state["step"] += 1
+        t = state["step"].item()
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.mul_(beta1).add_((1 - beta1) * grad)  # first moment
+        v.mul_(beta2).add_((1 - beta2) * grad * grad)  # second moment
+        if group["amsgrad"]:
+            torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        m_hat = m / (1 - beta1**t)  # bias corrections
+        v_hat = v / (1 - beta2**t)
+        param.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
 
 
-class SGD(torch.optim.Optimizer):
+class SGD(ByHand):
     """Stochastic gradient descent, with momentum or Nesterov momentum, written out.
 
     It follows ``torch.optim.SGD`` step for step.  For each parameter with gradient ``g``::
@@ -206,32 +226,19 @@ class SGD(torch.optim.Optimizer):
                     "weight_decay": weight_decay, "nesterov": nesterov}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Update every parameter that has a gradient, once."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            momentum = group["momentum"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad
-                if group["weight_decay"]:
-                    grad = grad + group["weight_decay"] * param
-                direction = grad
-                if momentum:
-                    state = self.state[param]
-                    velocity = state.get("momentum_buffer")
-                    if velocity is None:  # the first step: the velocity is the gradient
-                        velocity = state["momentum_buffer"] = grad.clone()
-                    else:
-                        velocity.mul_(momentum).add_((1 - group["dampening"]) * grad)
-                    direction = grad + momentum * velocity if group["nesterov"] else velocity
-                param.sub_(group["lr"] * direction)
-        return loss
+    def update(self, param: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        """One SGD step of ``param``, whose gradient is ``grad`` (weight decay added)."""
+        momentum = group["momentum"]
+        direction = grad
+        if momentum:
+            state = self.state[param]
+            velocity = state.get("momentum_buffer")
+            if velocity is None:  # the first step: the velocity is the gradient
+                velocity = state["momentum_buffer"] = grad.clone()
+            else:
+                velocity.mul_(momentum).add_((1 - group["dampening"]) * grad)
+            direction = grad + momentum * velocity if group["nesterov"] else velocity
+        param.sub_(group["lr"] * direction)
 
 
 class SGDDirections(NamedTuple):
