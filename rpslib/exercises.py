@@ -8,6 +8,13 @@ plain PyTorch as the reference.  It returns
   (the exercise is not solved yet: running the notebook top to bottom still works);
 
 and raises ``AssertionError`` saying which case went wrong otherwise.
+
+One file on purpose, in chapter order, longer than the package's other modules: the grader
+(``tools/grade.py``) reads this file's source once and sends that text into the student's
+kernel, where it builds each exercise's cases and calls the student's functions, then judges
+the answers in its own process with the same code.  A single source is what it can send
+whole; split into a package, the kernel would have to import the helpers from ``sys.modules``,
+which the student's code can replace.
 """
 
 from __future__ import annotations
