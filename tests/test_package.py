@@ -156,3 +156,13 @@ def test_torch_lr_finder_draws_the_text_bar_inside_plain_progress(
     captured = capsys.readouterr()
     assert "5/5" in captured.out and "5/5" not in captured.err  # ours, on stdout
     assert module.tqdm is not TextBar and module.tqdm.__module__.startswith("tqdm.")
+
+
+def test_no_module_is_longer_than_450_lines() -> None:
+    # a module a reader can hold in their head (STYLE.md); exercises.py is one file on
+    # purpose (its docstring says why)
+    root = Path(__file__).resolve().parent.parent
+    long = {str(path.relative_to(root)): n for path in sorted((root / "rpslib").rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > 450
+            and path != root / "rpslib" / "exercises.py"}
+    assert not long, f"over 450 lines: {long}"
