@@ -1,14 +1,24 @@
-"""Shared fixtures: a tiny generated dataset, and a data root that is never the user's."""
+"""Shared fixtures: a tiny generated dataset, a data root that is never the user's, tiny
+archives on a local server, and the chapters' exercise cells."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
+import nbformat
 import pytest
+
+from tools.book import chapters
+from tools.student_notebooks import tags
+
+if TYPE_CHECKING:
+    from tests.local_archives import Server
 
 matplotlib.use("Agg")
 
@@ -50,6 +60,43 @@ def full_stand_in() -> tuple[Path, Path]:
         train, test, source = get_rps(source="synthetic")
     assert source == "synthetic"
     return train, test
+
+
+# --- tiny archives on a local server (tests/local_archives.py): never the internet -------
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the download at a closed local port: the connection is refused at once, and a
+    test that forgets ``base_url`` never reaches the real server."""
+    from rpslib.data import download
+
+    monkeypatch.setattr(download, "DEFAULT_BASE_URL", "http://127.0.0.1:9/")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A local HTTP server on 127.0.0.1 (it serves nothing until told), shut down after."""
+    from tests.local_archives import running
+
+    with running() as httpd:
+        yield httpd
+
+
+@pytest.fixture(scope="session")
+def png() -> bytes:
+    """The small PNG the tiny archives are made of."""
+    from tests.local_archives import tiny_png
+
+    return tiny_png()
+
+
+@pytest.fixture
+def archives(tmp_path: Path, png: bytes, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Two tiny archives; ``ARCHIVES`` is patched to their sizes and sha256s. Name -> bytes."""
+    from tests.local_archives import use_archives
+
+    return use_archives(tmp_path, png, monkeypatch)
 
 
 # --- a read-only folder and a small disk, as a classroom meets them ---------------------
@@ -117,3 +164,37 @@ def small_disk() -> Iterator[Callable[[Path, int], None]]:
     finally:
         for folder in reversed(mounted):
             _unmount(folder)
+
+
+# --- the chapters' exercises, as the notebooks hold them ----------------------------------
+
+
+@dataclass(frozen=True)
+class ExerciseCells:
+    """One exercise of a chapter: its stub, check and solution cells (their sources)."""
+
+    chapter: str  # the notebook's stem, 07_momentum
+    name: str  # the function the stub defines
+    stub: str
+    check: str
+    solution: str
+
+    @property
+    def definition(self) -> str:
+        """The solution's definition only: without its title comment and final check call."""
+        return "\n".join(line for line in self.solution.splitlines()
+                         if not line.startswith(("# @title", "check_"))).strip()
+
+
+def exercise_cells(paths: Iterable[Path] | None = None) -> list[ExerciseCells]:
+    """Every exercise of the chapters ``paths`` (default: all of ``_toc.yml``), in order: the
+    cells tagged ``exercise``, ``exercise-check`` and ``solution``, paired in their order."""
+    found = []
+    for path in chapters() if paths is None else paths:
+        cells = nbformat.read(path, as_version=4).cells
+        stubs, checks, solutions = ([c.source for c in cells if tag in tags(c)]
+                                    for tag in ("exercise", "exercise-check", "solution"))
+        for stub, check, solution in zip(stubs, checks, solutions, strict=True):
+            name = stub.split("def ", 1)[1].split("(", 1)[0]
+            found.append(ExerciseCells(path.stem, name, stub, check, solution))
+    return found

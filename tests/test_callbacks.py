@@ -8,7 +8,7 @@ from torch import Tensor
 
 from rpslib.callbacks import Callback
 from rpslib.trainer import Architecture
-from tests.test_trainer import arch_60, make_arch
+from tests.test_trainer import arch_60, loss_failing_at, make_arch
 
 
 class Recorder(Callback):
@@ -94,15 +94,7 @@ class Boom(Exception):
 def test_train_end_runs_when_a_step_fails() -> None:
     arch = make_arch()
     recorder = arch.add_callback(Recorder())
-    calls = []
-
-    def loss_fn(yhat: Tensor, y: Tensor) -> Tensor:
-        calls.append(1)
-        if len(calls) == 3:
-            raise Boom("the third step fails")
-        return torch.nn.functional.cross_entropy(yhat, y)
-
-    arch.loss_fn = loss_fn
+    arch.loss_fn = loss_failing_at(3, Boom("the third step fails"))
     with pytest.raises(Boom):
         arch.train(2, progress=False)
     assert isinstance(recorder, Recorder)

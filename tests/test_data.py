@@ -8,7 +8,7 @@ import re
 import shutil
 import socket
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +33,8 @@ from tests.conftest import TINY
 from tests.local_archives import (
     Server,
     leftovers,
-    running,
     serve_all,
     ssl_failing_urlopen,
-    tiny_png,
-    use_archives,
 )
 
 
@@ -147,19 +144,13 @@ def test_hidden_folders_do_not_reach_the_tensors(tiny_copy: Path) -> None:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the download at a closed local port: the connection is refused at once."""
-    monkeypatch.setattr(download, "DEFAULT_BASE_URL", "http://127.0.0.1:9/")
-
-
-@pytest.fixture
-def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline: None) -> Iterator[Server]:
-    """A classroom mirror on 127.0.0.1 serving tiny real archives (``ARCHIVES`` patched)."""
-    bodies = use_archives(tmp_path, tiny_png(), monkeypatch)
-    with running() as server:
-        serve_all(server, bodies)
-        monkeypatch.setattr(download, "DEFAULT_BASE_URL", server.base_url)
-        yield server
+def mirror(server: Server, archives: dict[str, bytes], monkeypatch: pytest.MonkeyPatch,
+           offline: None) -> Server:
+    """A classroom mirror on 127.0.0.1 serving tiny real archives (``ARCHIVES`` patched); the
+    fixtures it builds on are tests/conftest.py's."""
+    serve_all(server, archives)
+    monkeypatch.setattr(download, "DEFAULT_BASE_URL", server.base_url)
+    return server
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,37 +40,16 @@ from tests.local_archives import (
     FILENAMES,
     Server,
     leftovers,
-    running,
     serve_all,
     ssl_failing_urlopen,
-    tiny_png,
     use_archives,
 )
 
-# --------------------------------------------------------------------------- fixtures
+# A test that forgets ``base_url`` hits a closed local port, never the real server. The
+# fixtures ``offline``, ``server``, ``png`` and ``archives`` are tests/conftest.py's.
+pytestmark = pytest.mark.usefixtures("offline")
 
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with running() as httpd:
-        yield httpd
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test that forgets ``base_url`` hits a closed local port, never the real server."""
-    monkeypatch.setattr(download, "DEFAULT_BASE_URL", "http://127.0.0.1:9/")
-
-
-@pytest.fixture(scope="module")
-def png() -> bytes:
-    return tiny_png()
-
-
-@pytest.fixture
-def archives(tmp_path: Path, png: bytes, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Two tiny archives; ``ARCHIVES`` is patched to their sizes and sha256s. Name -> bytes."""
-    return use_archives(tmp_path, png, monkeypatch)
+# --------------------------------------------------------------------------- helpers
 
 
 def put_on_disk(root: Path, bodies: dict[str, bytes]) -> None:
@@ -90,6 +69,10 @@ def assert_nothing_extracted(root: Path) -> None:
     assert not (root / "rps-test-set").exists()
     assert not (root / MARKER_NAME).exists()
     assert leftovers(root) == []
+
+
+def test_every_test_here_downloads_from_a_closed_local_port_unless_told() -> None:
+    assert download.DEFAULT_BASE_URL == "http://127.0.0.1:9/"  # pytestmark's ``offline``
 
 
 # --------------------------------------------------------------------------- happy paths

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 
 from rpslib import exercises
-from tools.book import chapters
+from tests.conftest import ExerciseCells, exercise_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,73 +249,62 @@ def grad_norms_as_a_list(model: torch.nn.Module) -> list[float]:
     return [p.grad.norm().item() for p in model.parameters() if p.grad is not None]
 
 
+def _record_forward(model: torch.nn.Module, x: torch.Tensor, detach: bool = True,
+                    inputs: bool = False, remove: str = "always",
+                    swallow: bool = False) -> dict[str, torch.Tensor]:
+    """record_forward with one of the likely mistakes switched on. ``remove``: when the hooks
+    go, "always" (try/finally), "after success" or "never"."""
+    outputs: dict[str, torch.Tensor] = {}
+
+    def recorder(name: str) -> Callable[..., None]:
+        def record(module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            value = args[0] if inputs else output
+            outputs[name] = value.detach() if detach else value
+        return record
+
+    handles = [child.register_forward_hook(recorder(name))
+               for name, child in model.named_children()]
+    try:
+        model(x)
+    except RuntimeError:
+        if not swallow:
+            raise
+    finally:
+        if remove == "always":
+            for handle in handles:
+                handle.remove()
+    if remove == "after success":  # reached only when model(x) did not raise
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
 def record_forward_leaves_its_hooks(model: torch.nn.Module,
                                     x: torch.Tensor) -> dict[str, torch.Tensor]:
-    outputs: dict[str, torch.Tensor] = {}
-    for name, child in model.named_children():
-        child.register_forward_hook(
-            lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
-    model(x)
-    return outputs
+    return _record_forward(model, x, remove="never")
 
 
 def record_forward_removes_only_when_all_goes_well(
         model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     # no try/finally: a forward pass that fails leaves every hook behind
-    outputs: dict[str, torch.Tensor] = {}
-    handles = [child.register_forward_hook(
-        lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
-        for name, child in model.named_children()]
-    model(x)
-    for handle in handles:
-        handle.remove()
-    return outputs
+    return _record_forward(model, x, remove="after success")
 
 
 def record_forward_keeps_the_graph(model: torch.nn.Module,
                                    x: torch.Tensor) -> dict[str, torch.Tensor]:
     # not detached: each output holds the autograd graph (and its memory) alive
-    outputs: dict[str, torch.Tensor] = {}
-    handles = [child.register_forward_hook(
-        lambda m, i, o, name=name: outputs.__setitem__(name, o))
-        for name, child in model.named_children()]
-    try:
-        model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return outputs
+    return _record_forward(model, x, detach=False)
 
 
 def record_forward_records_the_inputs(model: torch.nn.Module,
                                       x: torch.Tensor) -> dict[str, torch.Tensor]:
-    outputs: dict[str, torch.Tensor] = {}
-    handles = [child.register_forward_hook(
-        lambda m, i, o, name=name: outputs.__setitem__(name, i[0].detach()))
-        for name, child in model.named_children()]
-    try:
-        model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return outputs
+    return _record_forward(model, x, inputs=True)
 
 
 def record_forward_swallows_the_error(model: torch.nn.Module,
                                       x: torch.Tensor) -> dict[str, torch.Tensor]:
     # hides a failed forward pass from the caller, who gets half the outputs
-    outputs: dict[str, torch.Tensor] = {}
-    handles = [child.register_forward_hook(
-        lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
-        for name, child in model.named_children()]
-    try:
-        model(x)
-    except RuntimeError:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return outputs
+    return _record_forward(model, x, swallow=True)
 
 
 def _predictions(x: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -528,23 +516,17 @@ def momentum_step_plain_sgd(param: torch.Tensor, grad: torch.Tensor, *args: Any)
     return param - lr * grad, grad
 
 
-def nesterov_step_with_the_old_velocity(param: torch.Tensor, grad: torch.Tensor,
-                                        buffer: torch.Tensor | None, lr: float,
-                                        momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
+def nesterov_step_with_the_old_velocity(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
     # looks ahead along the velocity of the previous step, not the updated one
-    return _momentum_step(param, grad, buffer, lr, momentum, nesterov=True, old_velocity=True)
+    return _momentum_step(*args, nesterov=True, old_velocity=True)
 
 
-def nesterov_step_is_plain_momentum(param: torch.Tensor, grad: torch.Tensor,
-                                    buffer: torch.Tensor | None, lr: float,
-                                    momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
-    return _momentum_step(param, grad, buffer, lr, momentum)
+def nesterov_step_is_plain_momentum(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    return _momentum_step(*args)
 
 
-def nesterov_step_lr_inside_the_buffer(param: torch.Tensor, grad: torch.Tensor,
-                                       buffer: torch.Tensor | None, lr: float,
-                                       momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
-    return _momentum_step(param, grad, buffer, lr, momentum, nesterov=True, lr_inside=True)
+def nesterov_step_lr_inside_the_buffer(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    return _momentum_step(*args, nesterov=True, lr_inside=True)
 
 
 def nesterov_step_returns_the_look_ahead(param: torch.Tensor, grad: torch.Tensor,
@@ -609,42 +591,26 @@ def forgets_return(*args: Any) -> None:
     """A student's function that computes its answer but never returns it."""
 
 
-def exercise_cells() -> list[tuple[str, str, str, str]]:
-    """(chapter, function name, stub source, solution source) for every exercise."""
-    found = []
-    for path in chapters():
-        nb = nbformat.read(path, as_version=4)
-        stubs = [c.source for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
-        solutions = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-        for stub, solution in zip(stubs, solutions, strict=True):
-            name = stub.split("def ", 1)[1].split("(", 1)[0]
-            found.append((path.stem, name, stub, solution))
-    return found
-
-
 CELLS = exercise_cells()
+IDS = [f"{cell.chapter}-{cell.name}" for cell in CELLS]
 
 
 def define(source: str, name: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {}
-    # the solution cell ends by calling its check: run the definitions only
-    lines = [line for line in source.splitlines() if not line.startswith("check_")]
-    exec("import torch\n" + "\n".join(lines), namespace)  # noqa: S102 (our own notebooks)
+    exec("import torch\n" + source, namespace)  # noqa: S102 (our own notebooks)
     return namespace[name]  # type: ignore[no-any-return]
 
 
 def test_every_check_has_a_wrong_answer_here() -> None:
     assert CELLS, "no exercises found in book/"
-    assert {name for _, name, _, _ in CELLS} <= set(WRONG)
+    assert {cell.name for cell in CELLS} <= set(WRONG)
 
 
-@pytest.mark.parametrize(("chapter", "name", "stub", "solution"), CELLS,
-                         ids=[f"{c}-{n}" for c, n, _, _ in CELLS])
-def test_check_fails_on_stub_and_passes_on_solution(
-        chapter: str, name: str, stub: str, solution: str) -> None:
-    check = getattr(exercises, f"check_{name}")
-    assert check(define(stub, name)) is False
-    assert check(define(solution, name)) is True
+@pytest.mark.parametrize("cell", CELLS, ids=IDS)
+def test_check_fails_on_stub_and_passes_on_solution(cell: ExerciseCells) -> None:
+    check = getattr(exercises, f"check_{cell.name}")
+    assert check(define(cell.stub, cell.name)) is False
+    assert check(define(cell.definition, cell.name)) is True
 
 
 @pytest.mark.parametrize(("name", "wrong"), WRONG_CASES,
@@ -705,14 +671,15 @@ def through_data(exercise: exercises.Exercise, answer: Callable[..., Any], seed:
             for (args, expected), data in zip(cases, json.loads(sent), strict=True)]
 
 
-@pytest.mark.parametrize(("chapter", "name", "stub", "solution"), CELLS,
-                         ids=[f"{c}-{n}" for c, n, _, _ in CELLS])
-def test_an_answer_sent_as_data_is_judged_as_the_check_judges_it(
-        chapter: str, name: str, stub: str, solution: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize("cell", CELLS, ids=IDS)
+def test_an_answer_sent_as_data_is_judged_as_the_check_judges_it(cell: ExerciseCells,
+                                                                 tmp_path: Any) -> None:
+    name = cell.name
     exercise = exercises.EXERCISES[name]
     seed = 20261205  # a grading seed: other cases than the notebook's check
     assert fingerprint(exercise.cases(seed)) != fingerprint(exercise.cases(0))
-    for args, expected, got in through_data(exercise, define(solution, name), seed, tmp_path):
+    for args, expected, got in through_data(exercise, define(cell.definition, name), seed,
+                                            tmp_path):
         assert exercises.is_right(exercise, got, expected), (name, args)
     wrong = WRONG[name][0]
     verdicts = [exercises.is_right(exercise, got, expected)

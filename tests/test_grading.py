@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import grade_folder
+from tests.conftest import exercise_cells
+from tools.grade import grade_folder, seconds_left
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "book" / "07_momentum.ipynb"
@@ -30,25 +31,7 @@ WRONG = {
 }
 
 
-def chapter_cells() -> dict[str, dict[str, str]]:
-    """{name: {"stub", "check", "solution": source}} from chapter 7 itself."""
-    nb = nbformat.read(CHAPTER, as_version=4)
-
-    def sources(tag: str) -> list[str]:
-        return [c.source for c in nb.cells if tag in c.metadata.get("tags", [])]
-
-    cells = {}
-    for stub, check, solution in zip(sources("exercise"), sources("exercise-check"),
-                                     sources("solution"), strict=True):
-        name = stub.split("def ", 1)[1].split("(", 1)[0]
-        # the solution's definition only: without its title comment and final check call
-        answer = "\n".join(line for line in solution.splitlines()
-                           if not line.startswith(("# @title", "check_"))).strip()
-        cells[name] = {"stub": stub, "check": check, "solution": answer}
-    return cells
-
-
-CELLS = chapter_cells()
+CELLS = {cell.name: cell for cell in exercise_cells([CHAPTER])}
 
 
 def code(source: str, *tags: str) -> nbformat.NotebookNode:
@@ -71,8 +54,8 @@ def submission(answers: dict[str, str], *, before: str = "", after: str = "",
         nb.cells.append(code(before))
     for name, cell in CELLS.items():
         nb.cells.append(nbformat.v4.new_markdown_cell(f"### Write `{name}`"))
-        nb.cells.append(code(answers.get(name, cell["stub"]), "exercise"))
-        check = cell["check"] if checks is None or name not in checks else checks[name]
+        nb.cells.append(code(answers.get(name, cell.stub), "exercise"))
+        check = cell.check if checks is None or name not in checks else checks[name]
         if check:
             nb.cells.append(code(check, "exercise-check"))
     if after:
@@ -80,7 +63,7 @@ def submission(answers: dict[str, str], *, before: str = "", after: str = "",
     return nb
 
 
-SOLVED = {name: cell["solution"] for name, cell in CELLS.items()}
+SOLVED = {name: cell.definition for name, cell in CELLS.items()}
 # the check cell of a student who would rather not be checked
 TAMPERED_CHECK = '''import rpslib.exercises
 from rpslib import exercises
@@ -201,6 +184,14 @@ def test_a_hanging_notebook_is_stopped_and_said_so(graded: dict[str, dict[str, s
     row = graded["dee_hangs"]
     assert row["status"] == f"timed out (over {TIMEOUT} s)"
     assert row["solved"] == "" and [row[n] for n in NAMES] == ["", ""]
+
+
+def test_a_cell_may_take_the_seconds_left_rounded_up_and_never_no_limit() -> None:
+    import time
+
+    now = time.monotonic()
+    assert seconds_left(now + 2.5) == 3
+    assert seconds_left(now - 5) == 1  # past the deadline: 1 s, not 0 (nbclient: no limit)
 
 
 def test_a_crashing_notebook(graded: dict[str, dict[str, str]]) -> None:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from rpslib.hooks import Capture, count_hooks
 from rpslib.trainer import Architecture
-from tests.test_trainer import arch_60, learnable_data, make_arch
+from tests.test_trainer import arch_60, learnable_data, loss_failing_at, make_arch
 
 STEPS_PER_EPOCH = 4  # 64 (or 60) training images in batches of 16
 
@@ -122,15 +122,7 @@ def test_an_error_inside_the_block_removes_the_hooks() -> None:
 def test_a_step_that_fails_leaves_no_capture_armed() -> None:
     arch = make_arch()
     captured = arch.capture_gradients(["fc1"])
-    calls = []
-
-    def loss_fn(yhat: Tensor, y: Tensor) -> Tensor:
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("second step")
-        return F.cross_entropy(yhat, y)
-
-    arch.loss_fn = loss_fn
+    arch.loss_fn = loss_failing_at(2, RuntimeError("second step"))
     with pytest.raises(RuntimeError):
         arch.train(1, progress=False)
     x, y = learnable_data(8)

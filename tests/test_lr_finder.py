@@ -20,7 +20,7 @@ from rpslib.lr_finder import LossRecorder, lr_range_test, make_lr_fn, smooth, su
 from rpslib.models import CNN2
 from rpslib.runtime import torch_threads
 from rpslib.trainer import Architecture
-from tests.test_trainer import learnable_data, make_arch
+from tests.test_trainer import learnable_data, loss_failing_at, make_arch
 
 # ------------------------------------------------------------------------------- make_lr_fn
 
@@ -237,15 +237,7 @@ def test_leaves_everything_as_it_was() -> None:
 def test_leaves_everything_as_it_was_when_interrupted(error: type[BaseException]) -> None:
     arch, loader, generator = prepared()
     before = everything(arch, generator)
-    calls = []
-
-    def loss_fn(yhat: Tensor, y: Tensor) -> Tensor:
-        calls.append(1)
-        if len(calls) == 5:
-            raise error("stopped halfway")
-        return F.cross_entropy(yhat, y)
-
-    arch.loss_fn = loss_fn
+    arch.loss_fn = loss_failing_at(5, error("stopped halfway"))
     with pytest.raises(error):
         arch.lr_range_test(loader, end_lr=1.0, num_iter=15, plot=False)
     assert_unchanged(before, everything(arch, generator))

@@ -70,12 +70,21 @@ def test_adam_follows_torch_step_for_step(kwargs: dict[str, Any]) -> None:
         assert our_opt.state[p]["step"].item() == their_opt.state[q]["step"].item() == 50
 
 
-def test_adam_does_not_call_torchs_update(monkeypatch: pytest.MonkeyPatch) -> None:
-    def forbidden(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("rpslib.optim.Adam must not call torch's Adam update")
+def forbid_torchs_update(monkeypatch: pytest.MonkeyPatch,
+                         optimizer: type[torch.optim.Optimizer], update: str) -> None:
+    """Make torch's ``optimizer.step`` and the update it calls (``update`` in the optimizer's
+    module: ``torch.optim.adam.adam``) raise: our optimizer must do its own arithmetic."""
+    name = optimizer.__name__
 
-    monkeypatch.setattr(importlib.import_module("torch.optim.adam"), "adam", forbidden)
-    monkeypatch.setattr(torch.optim.Adam, "step", forbidden)
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"rpslib.optim.{name} must not call torch's {name} update")
+
+    monkeypatch.setattr(importlib.import_module(optimizer.__module__), update, forbidden)
+    monkeypatch.setattr(optimizer, "step", forbidden)
+
+
+def test_adam_does_not_call_torchs_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    forbid_torchs_update(monkeypatch, torch.optim.Adam, "adam")
     assert not issubclass(Adam, torch.optim.Adam)
     run(Adam, steps=3)
 
@@ -130,6 +139,20 @@ def test_ewma_of_several_series_averages_each_on_its_own() -> None:
                 torch.testing.assert_close(together[:, i, j], average(x[:, i, j], 0.7))
 
 
+def torchs_steps(optimizer: torch.optim.Optimizer, param: nn.Parameter,
+                 grads: torch.Tensor) -> torch.Tensor:
+    """The directions torch's ``optimizer`` moves ``param`` along when its gradients are the
+    rows of ``grads`` in turn: (before - after) / lr for each step, stacked (T, ...)."""
+    lr = optimizer.param_groups[0]["lr"]
+    steps = []
+    for g in grads:
+        before = param.detach().clone()
+        param.grad = g.clone()
+        optimizer.step()
+        steps.append((before - param.detach()) / lr)
+    return torch.stack(steps)
+
+
 @pytest.mark.parametrize(("betas", "eps"), [((0.9, 0.999), 1e-8), ((0.5, 0.9), 1e-3)])
 def test_adapted_gradients_are_the_steps_of_torchs_adam(betas: tuple[float, float],
                                                         eps: float) -> None:
@@ -137,14 +160,9 @@ def test_adapted_gradients_are_the_steps_of_torchs_adam(betas: tuple[float, floa
     grads[:, 2] *= 1e-3  # a small gradient: eps matters
     param = nn.Parameter(torch.zeros(3, dtype=torch.float64))
     optimizer = torch.optim.Adam([param], lr=0.01, betas=betas, eps=eps)
-    steps = []
-    for g in grads:
-        before = param.detach().clone()
-        param.grad = g.clone()
-        optimizer.step()
-        steps.append((before - param.detach()) / 0.01)
+    steps = torchs_steps(optimizer, param, grads)
     smoothed, scale, adapted = adapted_gradients(grads, betas, eps)
-    torch.testing.assert_close(adapted, torch.stack(steps), rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(adapted, steps, rtol=1e-6, atol=1e-9)
     state = optimizer.state[param]  # torch keeps the averages uncorrected
     t = len(grads)
     torch.testing.assert_close(smoothed[-1] * (1 - betas[0] ** t), state["exp_avg"])
@@ -189,11 +207,7 @@ def test_sgd_follows_torch_step_for_step(kwargs: dict[str, Any]) -> None:
 def test_sgd_does_not_call_torchs_update(monkeypatch: pytest.MonkeyPatch) -> None:
     from rpslib.optim import SGD
 
-    def forbidden(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("rpslib.optim.SGD must not call torch's SGD update")
-
-    monkeypatch.setattr(importlib.import_module("torch.optim.sgd"), "sgd", forbidden)
-    monkeypatch.setattr(torch.optim.SGD, "step", forbidden)
+    forbid_torchs_update(monkeypatch, torch.optim.SGD, "sgd")
     assert not issubclass(SGD, torch.optim.SGD)
     run(SGD, steps=3, momentum=0.9, nesterov=True)
 
@@ -215,15 +229,10 @@ def test_sgd_directions_are_the_steps_of_torchs_sgd(momentum: float, dampening: 
     param = nn.Parameter(torch.zeros(2, dtype=torch.float64))
     optimizer = torch.optim.SGD([param], lr=0.1, momentum=momentum, dampening=dampening,
                                 nesterov=nesterov)
-    steps = []
-    for g in grads:
-        before = param.detach().clone()
-        param.grad = g.clone()
-        optimizer.step()
-        steps.append((before - param.detach()) / 0.1)
+    steps = torchs_steps(optimizer, param, grads)
     directions = sgd_directions(grads, momentum, dampening)
     torch.testing.assert_close(directions.nesterov if nesterov else directions.momentum,
-                               torch.stack(steps), rtol=1e-6, atol=1e-9)
+                               steps, rtol=1e-6, atol=1e-9)
     torch.testing.assert_close(directions.momentum[-1],
                                optimizer.state[param]["momentum_buffer"])
     torch.testing.assert_close(directions.gradient, grads)

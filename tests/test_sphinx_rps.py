@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 import pytest
+import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 pytest.importorskip("sphinx", reason="the book's environment builds the website; the "
@@ -65,6 +66,12 @@ def test_every_chapter_has_a_budget_from_budgets_yml(tmp_path: Path) -> None:
     (tmp_path / "budgets.yml").write_text(f"default: 7\nchapters:\n  {first}.ipynb: 3\n")
     given = sphinx_rps.budgets(tmp_path)
     assert given[first] == 3 and all(given[doc] == 7 for doc in docs()[1:])
+
+
+def test_budgets_yml_names_only_chapters_of_the_toc() -> None:
+    # a chapter renamed in _toc.yml but not here would silently fall back to the default
+    given = yaml.safe_load((ROOT / "budgets.yml").read_text(encoding="utf-8"))["chapters"]
+    assert set(given or {}) <= {f"{doc}.ipynb" for doc in docs()}
 
 
 def test_the_status_table_adds_each_chapters_budget_and_verdict() -> None:
@@ -139,12 +146,15 @@ def test_the_code_key_changes_with_rpslib_the_pins_and_the_dataset(tmp_path: Pat
     (tmp_path / "rpslib" / "sub").mkdir(parents=True)
     module = tmp_path / "rpslib" / "sub" / "m.py"
     module.write_text("x = 1\n")
-    (tmp_path / "requirements.txt").write_text("torch==1\n")
+    (tmp_path / "requirements.txt").write_text("torch==1\n-r requirements-test.txt\n")
+    (tmp_path / "requirements-test.txt").write_text("ipykernel==1\n")
     keys = [chapter_cache.code_key(tmp_path)]
     assert chapter_cache.code_key(tmp_path) == keys[0]  # the same code, the same key
     module.write_text("x = 2\n")
     keys.append(chapter_cache.code_key(tmp_path))
-    (tmp_path / "requirements.txt").write_text("torch==2\n")
+    (tmp_path / "requirements.txt").write_text("torch==2\n-r requirements-test.txt\n")
+    keys.append(chapter_cache.code_key(tmp_path))
+    (tmp_path / "requirements-test.txt").write_text("ipykernel==2\n")  # an included pin
     keys.append(chapter_cache.code_key(tmp_path))
     stand_in = Path(os.environ["RPSLIB_DATA"]) / "synthetic"
     stand_in.mkdir(parents=True)

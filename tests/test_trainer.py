@@ -1,6 +1,6 @@
 """Architecture against plain PyTorch, on tiny random data (64 images of 3x28x28)."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from rpslib.callbacks import Callback
@@ -50,6 +50,20 @@ def make_arch(init_seed: int = 0, p: float = 0.3, lr: float = 1e-2, val: bool = 
     val_loader = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=16) if val else None
     arch.set_loaders(train_loader, val_loader)
     return arch
+
+
+def loss_failing_at(call: int, error: BaseException) -> Callable[[Tensor, Tensor], Tensor]:
+    """Cross-entropy that raises ``error`` at its ``call``-th call (1 is the first): a training
+    step that fails halfway."""
+    calls = []
+
+    def loss_fn(yhat: Tensor, y: Tensor) -> Tensor:
+        calls.append(1)
+        if len(calls) == call:
+            raise error
+        return F.cross_entropy(yhat, y)
+
+    return loss_fn
 
 
 # ------------------------------------------------------------------------------ training

@@ -6,8 +6,8 @@
 Jupyter Book (``execute_notebooks: cache``) keeps each chapter's outputs in
 ``_build/.jupyter_cache``, found again by the chapter's code cells. A chapter's outputs also
 depend on what it imports, so the cache carries a key (``code_key``: ``rpslib``'s sources,
-``requirements.txt``, the dataset's marker) and is emptied when the key changes
-(``empty_if_stale``): the book's Sphinx extension does so before every build.
+``requirements.txt`` and the files it includes, the dataset's marker) and is emptied when the
+key changes (``empty_if_stale``): the book's Sphinx extension does so before every build.
 
 Run as a command, this fills the cache before the build: every chapter not in it runs top to
 bottom in a fresh kernel, one per core (jupyter-cache's ``local-parallel`` executor, in the
@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from tools import book
+from tools.check_versions import requirement_files
 
 KEY_FILE = "rps-code-key.txt"  # in the cache folder: the key of the code its runs imported
 
@@ -38,7 +39,8 @@ def code_key(srcdir: Path) -> str:
 
     digest = hashlib.sha256()
     root = default_root()
-    files = [*sorted((srcdir / "rpslib").rglob("*.py")), srcdir / "requirements.txt",
+    files = [*sorted((srcdir / "rpslib").rglob("*.py")),
+             *requirement_files(srcdir / "requirements.txt"),
              root / "real" / ".rps-complete.json", root / "synthetic" / ".rps-generated.json"]
     for path in files:
         name = path.relative_to(srcdir) if path.is_relative_to(srcdir) else path

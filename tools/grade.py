@@ -73,6 +73,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from rpslib import exercises
 from tools.clean_notebooks import clean
 from tools.student_notebooks import exercise_names, tags
+from tools.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -332,7 +333,7 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code" or "solution" in tags(cell):
                         continue
-                    client.timeout = max(1, int(deadline - time.monotonic() + 0.999))
+                    client.timeout = seconds_left(deadline)
                     if time.monotonic() >= deadline:
                         raise CellTimeoutError("past the deadline")
                     client.execute_cell(cell, index)
@@ -341,7 +342,7 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
                 check = nbformat.v4.new_code_cell(
                     grader_code(nonce, source, names, seed, report, arrays))
                 nb.cells.append(check)
-                client.timeout = max(1, int(deadline - time.monotonic() + 0.999))
+                client.timeout = seconds_left(deadline)
                 client.execute_cell(check, len(nb.cells) - 1)
             if not report.exists() or not arrays.exists():
                 errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in check.outputs
@@ -361,6 +362,12 @@ def _run_and_check(nb: nbformat.NotebookNode, grade: Grade, chapters: dict[str, 
         finally:
             with _LOCK:
                 _RUNNING.discard(client)
+
+
+def seconds_left(deadline: float) -> int:
+    """The whole seconds until ``deadline`` (a ``time.monotonic()``), rounded up and at least 1:
+    a cell's time limit (nbclient takes whole seconds, and 0 or less as no limit at all)."""
+    return max(1, int(deadline - time.monotonic() + 0.999))
 
 
 def start_kernel(client: NotebookClient, workdir: Path, tries: int = KERNEL_TRIES) -> None:
@@ -414,6 +421,12 @@ def columns(grades: list[Grade], chapters: dict[str, list[str]]) -> list[str]:
     return ordered + sorted(graded - set(ordered))
 
 
+def first_line(text: str) -> str:
+    """A table cell's text: the first line of ``text``, cut at 120 characters."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= 120 else first[:117] + "..."
+
+
 def write_tables(grades: list[Grade], names: list[str], out: Path,
                  skipped: Sequence[tuple[str, str]] = ()) -> str:
     """Write grades.csv and grades.md in ``out``; returns the Markdown (and the skipped
@@ -427,14 +440,7 @@ def write_tables(grades: list[Grade], names: list[str], out: Path,
         writer.writerow(header)
         writer.writerows(rows)
 
-    def md(text: str) -> str:
-        first = text.strip().splitlines()[0] if text.strip() else ""
-        first = first if len(first) <= 120 else first[:117] + "..."
-        return first.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
-    text = "\n".join(lines) + "\n"
+    text = markdown_table(header, [[first_line(c) for c in row] for row in rows]) + "\n"
     if skipped:
         text += "\nSkipped:\n\n" + "".join(f"- `{path}`: {why}\n" for path, why in skipped)
     (out / "grades.md").write_text("# Grades\n\n" + text

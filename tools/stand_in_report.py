@@ -30,10 +30,10 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from rpslib import Architecture
-from rpslib.data import handgen, stand_in
-from rpslib.data import ImageFolder, get_rps
+from rpslib.data import ImageFolder, get_rps, handgen, stand_in
 from rpslib.parallel import train_side_by_side
 from rpslib.recipes import accuracy, build_cnn2, standardized_loaders, train_cnn2
+from tools.tables import markdown_table
 
 SEEDS = (13, 42, 7)
 DROPOUTS = (0.0, 0.3)
@@ -111,12 +111,6 @@ def mean_accuracy(runs: Iterable[Run], keys: Sequence[Hashable]) -> dict[Hashabl
     return {key: sum(v) / len(v) for key, v in hits.items()}
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
@@ -142,8 +136,8 @@ def report(train_dir: Path, test_dir: Path, seeds: Sequence[int] = SEEDS) -> str
                      f"{h.finger_thickness:.3f}", f"{h.finger_length:.3f}",
                      ", ".join(map(str, tones)), *(_pct(acc[p][i]) for p in DROPOUTS)])
     out += ["", "**Per test identity** (geometry as factors of the default hand)", "",
-            _table(["identity", "images", "palm", "finger thickness", "finger length",
-                    "skin tones", *cols], rows)]
+            markdown_table(["identity", "images", "palm", "finger thickness",
+                            "finger length", "skin tones", *cols], rows)]
 
     tone_keys = [t for _, t in groups]
     acc = {p: mean_accuracy(by_p[p], tone_keys) for p in DROPOUTS}
@@ -151,14 +145,14 @@ def report(train_dir: Path, test_dir: Path, seeds: Sequence[int] = SEEDS) -> str
              tone_keys.count(t), *(_pct(acc[p].get(t)) for p in DROPOUTS)]
             for t in range(len(handgen.SKIN_TONES))]
     out += ["", "**Per skin tone** (index in `handgen.SKIN_TONES`, light to dark)", "",
-            _table(["tone", "band", "colour", "images", *cols], rows)]
+            markdown_table(["tone", "band", "colour", "images", *cols], rows)]
 
     band_keys = [handgen.tone_band(t) for t in tone_keys]
     acc = {p: mean_accuracy(by_p[p], band_keys) for p in DROPOUTS}
     rows = [[band, f"{tones.start}–{tones.stop - 1}", band_keys.count(band),
              *(_pct(acc[p].get(band)) for p in DROPOUTS)]
             for band, tones in handgen.TONE_BANDS.items()]
-    out += ["", "**Per tone band**", "", _table(["band", "tones", "images", *cols], rows)]
+    out += ["", "**Per tone band**", "", markdown_table(["band", "tones", "images", *cols], rows)]
 
     both = [(i, handgen.tone_band(t)) for i, t in groups]
     acc = {p: mean_accuracy(by_p[p], both) for p in DROPOUTS}
@@ -166,13 +160,14 @@ def report(train_dir: Path, test_dir: Path, seeds: Sequence[int] = SEEDS) -> str
                                for b in handgen.TONE_BANDS)]
             for i in sorted(set(ident_keys))]
     out += ["", "**Per test identity and tone band** (p=0.0 / p=0.3)", "",
-            _table(["identity", *handgen.TONE_BANDS], rows)]
+            markdown_table(["identity", *handgen.TONE_BANDS], rows)]
 
     mean = ", ".join(f"{v:.3f}" for v in torch.as_tensor(normalizer.mean).flatten().tolist())
     std = ", ".join(f"{v:.3f}" for v in torch.as_tensor(normalizer.std).flatten().tolist())
     rows = [[f"p={r.p}", r.seed, _pct(r.train_acc), _pct(r.val_acc)] for r in runs]
     val = {p: sum(r.val_acc for r in by_p[p]) / len(by_p[p]) for p in DROPOUTS}
-    out += ["", "**Runs**", "", _table(["dropout", "seed", "train", "validation"], rows), "",
+    out += ["", "**Runs**", "",
+            markdown_table(["dropout", "seed", "train", "validation"], rows), "",
             f"Mean validation accuracy: {_pct(val[0.0])} without dropout, {_pct(val[0.3])} with "
             f"(gain {100 * (val[0.3] - val[0.0]):+.1f} points).", "",
             f"Training statistics per channel: mean ({mean}), std ({std}).", ""]
