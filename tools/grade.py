@@ -18,7 +18,7 @@ in turn:
    JSON, with tensors as numpy arrays (``np.savez``);
 3. the grader reads that data back without unpickling anything (``allow_pickle=False``),
    builds the same cases itself, with the expected answers, and judges each answer here, in
-   its own process, where no student code has run.
+   its own process, where no student code has run (both halves: ``tools/judge.py``).
 
 So nothing a student can define or patch in the kernel takes part in the verdict: not the
 check cells, not what the notebook printed, not a redefined ``check_<name>``, a shadowed
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import re
 import secrets
@@ -62,16 +61,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import nbformat
-import numpy as np
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from rpslib import exercises
 from tools.clean_notebooks import clean
+from tools.judge import SOLVED, grader_code, judge
 from tools.student_notebooks import exercise_names, tags
 from tools.tables import markdown_table
 
@@ -80,63 +78,7 @@ BOOK = ROOT / "book"
 EXERCISES_SOURCE = ROOT / "rpslib" / "exercises.py"
 DEFAULT_TIMEOUT = 300
 KERNEL_TRIES = 3  # starts of a kernel that dies before it answers, see start_kernel
-SOLVED, NOT_ATTEMPTED, MISSING, WRONG = "solved", "not attempted", "missing", "wrong"
 OK = "ok"
-
-# What the grader runs in the student's kernel once the notebook has run. Placeholders:
-# NONCE (hex), SOURCE (the text of rpslib/exercises.py), NAMES (the exercises), SEED (the
-# cases'), REPORT and ARRAYS (where to write). It returns nothing that decides: the answers,
-# as data. Everything it defines lives inside one function, deleted at the end.
-GRADER_CODE = '''
-def _rps_grader_NONCE():
-    import json as _json
-    import sys as _sys
-    import types as _types
-
-    import numpy as _np
-
-    _origin = "<rps-grader NONCE>"
-    _module = _types.ModuleType("_rps_grader_exercises_NONCE")
-    _module.__file__ = _origin
-    _sys.modules[_module.__name__] = _module
-    try:
-        exec(compile(SOURCE, _origin, "exec"), _module.__dict__)
-    finally:
-        del _sys.modules[_module.__name__]
-    _user = get_ipython().user_ns
-    _arrays, _report = {}, {}
-    for _name in NAMES:
-        _entry = {"status": "answered", "message": "", "outputs": []}
-        _report[_name] = _entry
-        if _name not in _user:
-            _entry["status"] = "missing"
-            continue
-        _function = _user[_name]
-        if not callable(_function):
-            _entry["status"] = "not a function"
-            continue
-        _exercise = _module.EXERCISES[_name]
-        _answer = _exercise.call(_function)
-        for _arguments in [_case[0] for _case in _exercise.cases(SEED)]:
-            try:
-                _entry["outputs"].append(_module.to_data(_answer(*_arguments), _arrays))
-            except NotImplementedError:
-                _entry["status"] = "not attempted"
-                break
-            except BaseException as _error:  # the student's function raised, or exited
-                _entry["status"] = "raised"
-                _entry["message"] = type(_error).__name__ + ": " + str(_error)[:500]
-                break
-    _np.savez(ARRAYS, **_arrays)
-    with open(REPORT, "w") as _file:
-        _json.dump(_report, _file)
-
-
-try:
-    _rps_grader_NONCE()
-finally:
-    del _rps_grader_NONCE
-'''
 
 NOTEBOOK = re.compile(r"\.ipynb(\.json)?$", re.IGNORECASE)
 
@@ -209,60 +151,6 @@ def identify(nb: nbformat.NotebookNode, chapters: dict[str, list[str]],
     if best:
         return best, chapters[best]
     return "", [n for n in exercise_names(nb) if n in checks]
-
-
-def grader_code(nonce: str, source: str, names: list[str], seed: int, report: Path,
-                arrays: Path) -> str:
-    values = {"NONCE": nonce, "SOURCE": repr(source), "NAMES": repr(tuple(names)),
-              "SEED": str(seed), "REPORT": repr(str(report)), "ARRAYS": repr(str(arrays))}
-    # one pass: what is put in (the source of rpslib.exercises) is not searched again
-    return re.sub("NONCE|SOURCE|NAMES|SEED|REPORT|ARRAYS", lambda m: values[m.group()],
-                  GRADER_CODE)
-
-
-def judge(names: list[str], seed: int, report: Path,
-          arrays: Path) -> dict[str, tuple[str, str]]:
-    """{name: (result, why)}: the answers the kernel wrote, judged here against the expected
-    answers of the same seed's cases, computed here (never in the student's kernel)."""
-    data = json.loads(report.read_text(encoding="utf-8"))
-    with np.load(arrays, allow_pickle=False) as npz:
-        loaded = {key: npz[key] for key in npz.files}
-    verdicts = {}
-    for name in names:
-        entry = data.get(name) if isinstance(data, dict) else None
-        if not isinstance(entry, dict):
-            verdicts[name] = (WRONG, "the grader got no answer for it")
-            continue
-        status, message = entry.get("status"), str(entry.get("message", ""))
-        if status == "missing":
-            verdicts[name] = (MISSING, f"no function named {name}")
-        elif status == "not attempted":
-            verdicts[name] = (NOT_ATTEMPTED, "")
-        elif status == "not a function":
-            verdicts[name] = (WRONG, f"{name} is not a function")
-        elif status == "raised":
-            verdicts[name] = (WRONG, message)
-        elif status == "answered":
-            verdicts[name] = _judge_answers(name, seed, entry.get("outputs"), loaded)
-        else:
-            verdicts[name] = (WRONG, "the grader could not read its answer")
-    return verdicts
-
-
-def _judge_answers(name: str, seed: int, outputs: Any,
-                   arrays: dict[str, Any]) -> tuple[str, str]:
-    exercise = exercises.EXERCISES[name]
-    cases = exercise.cases(seed)
-    if not isinstance(outputs, list) or len(outputs) != len(cases):
-        return WRONG, "the grader could not read its answers"
-    for (args, expected), data in zip(cases, outputs, strict=True):
-        try:
-            got = exercises.from_data(data, arrays, expected)
-        except Exception:
-            return WRONG, "the grader could not read its answer"
-        if not exercises.is_right(exercise, got, expected):
-            return WRONG, exercises.wrong_message(name, args, expected, got)
-    return SOLVED, ""
 
 
 def grade_one(path: Path, chapters: dict[str, list[str]], source: str, checks: set[str],
