@@ -12,7 +12,7 @@ here so every model of the course is trained the same way:
 And the two recipes of later chapters, which train several models: ``compare_optimizers``
 (chapters 6 and 7: one model, several optimizers, the same start and mini-batches) and the
 finale (chapter 8: ``prepare_finale``, ``train_finale``).  They live here, above the trainer,
-because they build ``Architecture``s: the modules the trainer imports never import it back.
+because they build ``Architecture`` objects: the modules the trainer imports never import it back.
 """
 
 from __future__ import annotations
