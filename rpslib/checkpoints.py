@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rpslib import schedulers
+from rpslib.data.folders import NotEnoughSpaceError, is_disk_full
 
 if TYPE_CHECKING:
     from rpslib.trainer import Architecture
@@ -55,12 +56,17 @@ def save_checkpoint(arch: Architecture, filename: str | os.PathLike[str]) -> Pat
         os.replace(tmp, path)  # the previous file is replaced only by a complete one
     except (OSError, RuntimeError) as err:
         needed = _size(checkpoint)
-        free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
-        if getattr(err, "errno", None) == errno.ENOSPC or free < needed + 2**20:
-            raise OSError(errno.ENOSPC, f"the disk is full: the checkpoint {path} needs about "
-                          f"{needed / 2**20:.1f} MB, {path.parent} has {free / 2**20:.1f} MB "
-                          f"free; the previous file, if any, is kept") from err
-        raise
+        # torch's own writer fails with a RuntimeError that has no errno ("unexpected pos"):
+        # then only the free space tells a full disk from another failure
+        full = is_disk_full(err) or (isinstance(err, RuntimeError) and path.parent.exists()
+                                     and shutil.disk_usage(path.parent).free < needed + 2**20)
+        if not full:
+            raise
+        raise NotEnoughSpaceError(
+            errno.ENOSPC, f"the disk is full: the checkpoint {path} needs about "
+            f"{needed / 2**20:.1f} MB, {path.parent} has "
+            f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MB free; the previous file, "
+            f"if any, is kept") from err
     finally:
         tmp.unlink(missing_ok=True)
     return path
