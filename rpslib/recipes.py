@@ -9,6 +9,9 @@ here so every model of the course is trained the same way:
   unless another optimizer is given (``build_cnn2``); ten epochs; ``train(epochs, seed=seed)``
   (``train_cnn2`` does both).
 
+The small problem of chapters 6 to 8, whose two parameters can be drawn: a one-feature linear
+regression (``regression_loaders``, ``make_regression``).
+
 And the two recipes of later chapters, which train several models: ``compare_optimizers``
 (chapters 6 and 7: one model, several optimizers, the same start and mini-batches) and the
 finale (chapter 8: ``prepare_finale``, ``train_finale``).  They live here, above the trainer,
@@ -18,6 +21,7 @@ because they build ``Architecture`` objects: the modules the trainer imports nev
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -36,8 +40,9 @@ from rpslib.models import CNN2
 from rpslib.schedulers import cyclic_bounds
 from rpslib.trainer import Architecture
 
-__all__ = ["Finale", "Run", "accuracy", "build_cnn2", "compare_optimizers", "prepare_finale",
-           "standardized_loaders", "train_cnn2", "train_finale"]
+__all__ = ["Finale", "Run", "accuracy", "build_cnn2", "compare_optimizers", "make_regression",
+           "prepare_finale", "regression_loaders", "standardized_loaders", "train_cnn2",
+           "train_finale"]
 
 Loader = DataLoader[tuple[torch.Tensor, ...]]
 MakeOptimizer = Callable[[Iterable[Any]], torch.optim.Optimizer]
@@ -116,6 +121,40 @@ def train_cnn2(train_loader: Loader, val_loader: Loader | None, p: float = 0.0,
                       make_scheduler=make_scheduler)
     arch.train(epochs, seed=seed, progress=progress)
     return arch
+
+
+def regression_loaders(seed: int = 42, batch_size: int = 16) -> tuple[Loader, Loader]:
+    """The one-feature regression of chapters 6 to 8: 100 training and 20 validation points.
+
+    ``y = 1 + 2x + noise``, ``x`` uniform in [0, 1], noise of standard deviation 0.1, drawn
+    from a generator seeded with ``seed`` (the same points every time).  Returns the training
+    loader (shuffled, with a generator of its own, which ``train(seed=...)`` seeds) and the
+    validation loader; each gives (x, y) mini-batches of shape (B, 1).
+
+    Introduced in chapter 6.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(120, 1, generator=g)
+    y = 1 + 2 * x + 0.1 * torch.randn(120, 1, generator=g)
+    train_loader = DataLoader(TensorDataset(x[:100], y[:100]), batch_size=batch_size,
+                              shuffle=True, generator=torch.Generator())
+    val_loader = DataLoader(TensorDataset(x[100:], y[100:]), batch_size=batch_size)
+    return train_loader, val_loader
+
+
+def make_regression(bias: float = -1.0, weight: float = -1.0) -> nn.Sequential:
+    """``nn.Linear(1, 1)``, named ``linear``, starting at ``bias`` and ``weight``.
+
+    The chapters start it at (-1, -1), far from the answer near (1, 2), so that the paths of
+    its two parameters are long enough to see.
+
+    Introduced in chapter 6.
+    """
+    linear = nn.Linear(1, 1)
+    with torch.no_grad():
+        linear.bias.fill_(bias)
+        linear.weight.fill_(weight)
+    return nn.Sequential(OrderedDict(linear=linear))
 
 
 @dataclass
@@ -225,10 +264,7 @@ def prepare_finale(train_loader: DataLoader[Any], val_loader: DataLoader[Any] | 
     def make_optimizer(params: Any) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=start_lr, momentum=momentum, nesterov=True)
 
-    torch.manual_seed(seed)
-    model = CNN2(n_feature=5, p=p)
-    probe = Architecture(model, nn.CrossEntropyLoss(), make_optimizer(model.parameters()))
-    probe.set_loaders(train_loader, val_loader)
+    probe = build_cnn2(train_loader, val_loader, p=p, seed=seed, make_optimizer=make_optimizer)
     probe.set_seed(seed)  # the test's mini-batches follow the seed, whatever ran before
     tracking, _ = probe.lr_range_test(train_loader, end_lr=end_lr, num_iter=num_iter, plot=False)
     base_lr, max_lr = cyclic_bounds(tracking, ratio=ratio)

@@ -69,8 +69,7 @@ def test_train_cnn2_with_another_optimizer_and_a_scheduler(tiny_rps: tuple[Path,
     assert arch.learning_rates == [0.1, 0.05, 0.025]
 
 
-
-class Seen(torch.utils.data.TensorDataset):
+class Seen(TensorDataset):
     """A dataset that remembers which images it was asked for, in order."""
 
     def __init__(self, *tensors: torch.Tensor) -> None:
@@ -84,9 +83,6 @@ class Seen(torch.utils.data.TensorDataset):
 
 def epochs_seen(generator: torch.Generator | None, p: float, epochs: int = 3) -> list[list[int]]:
     """The order in which a CNN2 with dropout ``p`` sees the images, epoch by epoch."""
-    from torch import nn
-    from torch.utils.data import DataLoader
-
     from rpslib import CNN2, Architecture
 
     torch.manual_seed(0)
@@ -192,3 +188,22 @@ def test_train_finale_is_the_shared_recipe_with_a_cyclical_rate(
         make_scheduler=lambda o: CyclicLR(o, finale.base_lr, finale.max_lr,
                                           step_size_up=len(train_loader)))
     assert arch.losses == twin.losses and arch.learning_rates == twin.learning_rates
+
+
+# --------------------------------------------------------------------------- the regression
+
+
+def test_the_regression_is_the_chapters_points_and_start() -> None:
+    from rpslib.recipes import make_regression, regression_loaders
+
+    train_loader, val_loader = regression_loaders()
+    # the oracle: the points chapters 6 to 8 drew by hand
+    g = torch.Generator().manual_seed(42)
+    x = torch.rand(120, 1, generator=g)
+    y = 1 + 2 * x + 0.1 * torch.randn(120, 1, generator=g)
+    assert torch.equal(train_loader.dataset.tensors[0], x[:100])  # type: ignore[attr-defined]
+    assert torch.equal(val_loader.dataset.tensors[1], y[100:])  # type: ignore[attr-defined]
+    assert train_loader.generator is not None and val_loader.generator is None
+    model = make_regression()
+    assert [name for name, _ in model.named_parameters()] == ["linear.weight", "linear.bias"]
+    assert model.linear.weight.item() == model.linear.bias.item() == -1.0
