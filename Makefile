@@ -59,8 +59,8 @@ test-fast: lint
 	$(PYTEST) -m "not slow and not website and not lessons"
 
 # The README's test command: the fast tier, every chapter once (run two at a time into the
-# build's cache, then the website's build reads them from it: 53 s instead of 75 s on 2
-# cores), the website in a browser, the built API page, and the short slow tests (the
+# build's cache, faster than one at a time on 2 cores, then the website's build reads them
+# from it), the website in a browser, the built API page, and the short slow tests (the
 # grader, the packaging, a fresh interpreter, a toy book built as this one is).
 test: test-fast browser data
 	$(BIN)/python -m tools.chapter_cache

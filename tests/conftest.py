@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from tools.book import chapters
-from tools.student_notebooks import tags
+from tools.student_notebooks import defined_functions, tags
 
 if TYPE_CHECKING:
     from tests.local_archives import Server
@@ -195,6 +195,6 @@ def exercise_cells(paths: Iterable[Path] | None = None) -> list[ExerciseCells]:
         stubs, checks, solutions = ([c.source for c in cells if tag in tags(c)]
                                     for tag in ("exercise", "exercise-check", "solution"))
         for stub, check, solution in zip(stubs, checks, solutions, strict=True):
-            name = stub.split("def ", 1)[1].split("(", 1)[0]
+            name = defined_functions(stub)[0]
             found.append(ExerciseCells(path.stem, name, stub, check, solution))
     return found

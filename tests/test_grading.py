@@ -78,7 +78,7 @@ TAMPERED_AFTER = '''# and a fake grader's answer, in case the grader reads what 
 print("('momentum_step', 'solved', ''), ('nesterov_step', 'solved', '')")
 '''
 
-# The forgeries of the fault probe (faults-2026-12-05.md, 1): wrong answers, then a last cell
+# The forgeries a fault probe of the grader tried: wrong answers, then a last cell
 # that tries to make them grade "solved" by what it defines or patches in the kernel
 FORGERIES = {
     "shadowed tuple": "def tuple(results):\n"
@@ -148,7 +148,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]
     return rows
 
 
-pytestmark = pytest.mark.slow  # 18 small notebooks, two at a time, one left to time out
+pytestmark = pytest.mark.slow  # 17 small notebooks (16 run), two at a time, one times out
 
 
 def test_one_row_per_notebook_and_a_column_per_exercise(
@@ -306,7 +306,7 @@ def test_ctrl_c_stops_at_once_and_leaves_no_kernel(tmp_path: Path) -> None:
 
 def test_patching_the_checks_reference_does_not_solve_it(tmp_path: Path) -> None:
     # chapter 3's check compares with rpslib.regularization.dropout_sums: a student who
-    # replaces it with zeros and answers 0.0 (the fault probe's grade7_patch_reference)
+    # replaces it with zeros and answers 0.0, which that patched reference would accept
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}

@@ -335,7 +335,7 @@ def test_suggestions_leave_out_the_points_where_the_loss_is_not_a_number() -> No
 
     import numpy as np
 
-    # a short test that diverged: the last two losses are NaN (fault probe, lr2_args.py)
+    # a short test that diverged: the last two losses are NaN
     lrs = list(np.geomspace(1e-4, 1.0, 9))
     losses = [1.0, 0.9, 0.7, 0.6, 0.55, 0.52, 0.51, math.nan, math.nan]
     steepest = suggest_lrs({"lr": lrs, "loss": losses})["steepest"]

@@ -246,4 +246,3 @@ def test_adam_refuses_what_torchs_adam_refuses(settings: dict[str, Any]) -> None
         torch.optim.Adam([param], **settings)  # the oracle refuses it too
     with pytest.raises(ValueError, match="invalid Adam settings"):
         Adam([param], **settings)
-

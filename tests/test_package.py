@@ -159,8 +159,8 @@ def test_torch_lr_finder_draws_the_text_bar_inside_plain_progress(
 
 
 def test_no_module_is_longer_than_450_lines() -> None:
-    # a module a reader can hold in their head (STYLE.md); exercises.py is one file on
-    # purpose (its docstring says why)
+    # a module a reader can hold in their head (CONTRIBUTING, "Where code goes");
+    # exercises.py is one file on purpose (its docstring says why)
     root = Path(__file__).resolve().parent.parent
     long = {str(path.relative_to(root)): n for path in sorted((root / "rpslib").rglob("*.py"))
             if (n := len(path.read_text().splitlines())) > 450

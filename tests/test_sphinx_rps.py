@@ -15,7 +15,6 @@ from typing import Any
 
 import nbformat
 import pytest
-import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 pytest.importorskip("sphinx", reason="the book's environment builds the website; the "
@@ -68,10 +67,13 @@ def test_every_chapter_has_a_budget_from_budgets_yml(tmp_path: Path) -> None:
     assert given[first] == 3 and all(given[doc] == 7 for doc in docs()[1:])
 
 
-def test_budgets_yml_names_only_chapters_of_the_toc() -> None:
+def test_budgets_yml_names_only_chapters_of_the_toc(tmp_path: Path) -> None:
     # a chapter renamed in _toc.yml but not here would silently fall back to the default
-    given = yaml.safe_load((ROOT / "budgets.yml").read_text(encoding="utf-8"))["chapters"]
-    assert set(given or {}) <= {f"{doc}.ipynb" for doc in docs()}
+    assert set(sphinx_rps.budgets(ROOT)) == set(docs())
+    shutil.copy(ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    (tmp_path / "budgets.yml").write_text("default: 20\nchapters:\n  book/00_renamed.ipynb: 9\n")
+    with pytest.raises(ValueError, match="00_renamed"):
+        sphinx_rps.budgets(tmp_path)
 
 
 def test_the_status_table_adds_each_chapters_budget_and_verdict() -> None:
@@ -244,7 +246,7 @@ def ran(output: str) -> list[str]:
     return sorted(set(re.findall(r"book/(\w+)\.ipynb: Executing notebook", output)))
 
 
-@pytest.mark.slow  # a two-chapter book, filled and built four times: about 20 s
+@pytest.mark.slow  # a two-chapter book, filled and built five times: about 20 s
 # what Jupyter Book's own extensions say as they build (in this process, so pytest shows it)
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::FutureWarning",
                             "ignore::DeprecationWarning")

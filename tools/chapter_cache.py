@@ -36,12 +36,14 @@ def code_key(srcdir: Path) -> str:
     """A digest of what the chapters' runs depend on beyond their own code: ``rpslib``'s
     sources, the pinned environment, and the dataset the chapters find (its marker)."""
     from rpslib.data import default_root
+    from rpslib.data.download import MARKER_NAME
+    from rpslib.data.stand_in import MARKER
 
     digest = hashlib.sha256()
     root = default_root()
     files = [*sorted((srcdir / "rpslib").rglob("*.py")),
              *requirement_files(srcdir / "requirements.txt"),
-             root / "real" / ".rps-complete.json", root / "synthetic" / ".rps-generated.json"]
+             root / "real" / MARKER_NAME, root / "synthetic" / MARKER]
     for path in files:
         name = path.relative_to(srcdir) if path.is_relative_to(srcdir) else path
         digest.update(f"{name.as_posix()}\0".encode())

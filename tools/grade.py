@@ -23,8 +23,9 @@ in turn:
 So nothing a student can define or patch in the kernel takes part in the verdict: not the
 check cells, not what the notebook printed, not a redefined ``check_<name>``, a shadowed
 builtin, a patched ``repr`` or reference function, nor the frames of the code that calls the
-function (the expected answers are never in the kernel), and the inputs are drawn when
-grading, so they cannot be known in advance. What a determined student can still do: solve
+function (the kernel builds the cases' inputs and drops their expected answers before it
+calls the student's function), and the inputs are drawn when grading, so they cannot be
+known in advance. What a determined student can still do: solve
 an exercise by calling a library function that computes the answer (``nn.Dropout``,
 ``torch.optim.Adam``, ``torch.softmax``); the grade says the function returns the right
 values, not how it got them. Read the code of surprising results.
@@ -69,13 +70,14 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from rpslib import exercises
 from tools.clean_notebooks import clean
-from tools.judge import SOLVED, grader_code, judge
+from tools.judge import SOLVED, WRONG, grader_code, judge
 from tools.student_notebooks import exercise_names, tags
 from tools.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-EXERCISES_SOURCE = ROOT / "rpslib" / "exercises.py"
+# the file of the module judge() uses: the kernel and the judge run the same code
+EXERCISES_SOURCE = Path(exercises.__file__)
 DEFAULT_TIMEOUT = 300
 KERNEL_TRIES = 3  # starts of a kernel that dies before it answers, see start_kernel
 OK = "ok"
@@ -154,9 +156,9 @@ def identify(nb: nbformat.NotebookNode, chapters: dict[str, list[str]],
 
 
 def grade_one(path: Path, chapters: dict[str, list[str]], source: str, checks: set[str],
-              timeout: float, student: str | None = None) -> Grade:
+              timeout: float, student: str) -> Grade:
     """Run one submission and its checks; never raises (the row says what went wrong)."""
-    grade = Grade(student=student or NOTEBOOK.sub("", path.name))
+    grade = Grade(student=student)
     start = time.monotonic()
     try:
         # its saved outputs are the student's, not a result: gone before validating
@@ -293,7 +295,7 @@ def stop_kernels() -> None:
 def cell_text(grade: Grade, name: str) -> str:
     result = grade.exercises.get(name, "")
     message = grade.messages.get(name, "")
-    return f"{result}: {message}" if result == "wrong" and message else result
+    return f"{result}: {message}" if result == WRONG and message else result
 
 
 def score(grade: Grade) -> str:
@@ -404,7 +406,6 @@ def main(argv: list[str]) -> int:
         parser.error(f"{args.submissions} is not a folder")
     out = args.out or args.submissions
     try:
-        check_out(out)
         grades = grade_folder(args.submissions, out, args.timeout, args.book)
     except ValueError as error:
         parser.error(str(error))

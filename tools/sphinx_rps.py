@@ -194,9 +194,15 @@ def remember_key(app: Sphinx, env: Any) -> None:
 
 
 def budgets(srcdir: Path) -> dict[str, float]:
-    """Each chapter's budget in seconds (``budgets.yml``; the default where none is given)."""
+    """Each chapter's budget in seconds (``budgets.yml``; the default where none is given).
+
+    A chapter ``budgets.yml`` names that ``_toc.yml`` lacks (renamed?) is an error: it would
+    otherwise fall back to the default without a word."""
     config = yaml.safe_load((srcdir / "budgets.yml").read_text(encoding="utf-8"))
     given = config.get("chapters") or {}
+    unknown = sorted(set(given) - {f"{doc}.ipynb" for doc in chapter_docs(srcdir)})
+    if unknown:
+        raise ValueError(f"budgets.yml names chapters that _toc.yml lacks: {unknown}")
     return {doc: float(given.get(f"{doc}.ipynb", config["default"]))
             for doc in chapter_docs(srcdir)}
 
