@@ -10,11 +10,11 @@ plain PyTorch as the reference.  It returns
 and raises ``AssertionError`` saying which case went wrong otherwise.
 
 One file on purpose, in chapter order, longer than the package's other modules: the grader
-(``tools/grade.py``) reads this file's source once and sends that text into the student's
-kernel, where it builds each exercise's cases and calls the student's functions, then judges
-the answers in its own process with the same code.  A single source is what it can send
-whole; split into a package, the kernel would have to import the helpers from ``sys.modules``,
-which the student's code can replace.
+(``tools/grade.py``, with ``tools/judge.py``) reads this file's source once and sends that
+text into the student's kernel, where it builds each exercise's cases and calls the
+student's functions, then judges the answers in its own process with the same code.  A
+single source is what it can send whole; split into a package, the kernel would have to
+import the helpers from ``sys.modules``, which the student's code can replace.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _as_is(student: Callable[..., Any]) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise's check, in parts, so that ``tools/grade.py`` can split it in two: the
+    """One exercise's check, in parts, so that the grader (``tools/judge.py``) can split it: the
     student's kernel calls the answer on ``cases(seed)``'s arguments and sends back what it
     returned, as data; the grader compares that with the expected answers it computes itself.
 
@@ -123,11 +123,11 @@ def is_right(exercise: Exercise, got: Any, expected: Any) -> bool:
         return False
 
 
-def _check(name: str, student: Callable[..., Any], seed: int = 0) -> bool:
+def _check(name: str, student: Callable[..., Any]) -> bool:
     """Run ``student`` on exercise ``name``'s cases and compare with the expected answers."""
     exercise = EXERCISES[name]
     answer = exercise.call(student)
-    for args, expected in exercise.cases(seed):
+    for args, expected in exercise.cases(0):  # seed 0: the notebook's own check
         try:
             got = answer(*args)
         except NotImplementedError:
@@ -375,9 +375,11 @@ class _Counts:
 class _Spread:
     """Independent drops: the number dropped per draw is binomial, never a fixed count."""
 
-    def __init__(self, p: float, units: int, whole_maps: bool) -> None:
-        self.p, self.units, self.whole_maps = p, units, whole_maps
-        self.variance = units * p * (1 - p)
+    def __init__(self, x: Tensor, p: float, whole_maps: bool) -> None:
+        # the units dropped one by one: every value of x, or every (N, C) map of x
+        self.units = x.shape[0] * x.shape[1] if whole_maps else x.numel()
+        self.p, self.whole_maps = p, whole_maps
+        self.variance = self.units * p * (1 - p)
 
     def __repr__(self) -> str:
         unit = "maps" if self.whole_maps else "values"
@@ -500,8 +502,9 @@ def _my_dropout_cases(seed: int) -> Cases:
                     (spaced, 0.0, 4)):
         s += 1000 * seed
         cases.append(((x, p, s), _Reference(torch.nn.Dropout(p), x, p, s, False)))
-    cases.append(((spaced.repeat(10), 0.2, 5 + 1000 * seed, SPREAD_DRAWS),
-                  _Spread(0.2, 110, False)))
+    counted = spaced.repeat(10)
+    cases.append(((counted, 0.2, 5 + 1000 * seed, SPREAD_DRAWS),
+                  _Spread(counted, 0.2, whole_maps=False)))
     return cases
 
 
@@ -527,8 +530,9 @@ def _dropout2d_cases(seed: int) -> Cases:
     for x, p, s in ((maps, 0.2, 0), (maps, 0.5, 1), (small, 0.0, 2)):
         s += 1000 * seed
         cases.append(((x, p, s), _Reference(torch.nn.Dropout2d(p), x, p, s, True)))
-    cases.append(((small.repeat(4, 3, 1, 1), 0.3, 3 + 1000 * seed, SPREAD_DRAWS),
-                  _Spread(0.3, 72, True)))
+    counted = small.repeat(4, 3, 1, 1)
+    cases.append(((counted, 0.3, 3 + 1000 * seed, SPREAD_DRAWS),
+                  _Spread(counted, 0.3, whole_maps=True)))
     return cases
 
 
@@ -1132,7 +1136,7 @@ def _triangular_lr_cases(seed: int) -> Cases:
 
 
 # --- answers as data, for the grader ------------------------------------------------------
-# tools/grade.py calls the answers in the student's kernel and compares them in its own
+# the grader (tools/judge.py) calls the answers in the student's kernel, compares in its own
 # process: what an answer returned travels as JSON, its tensors as numpy arrays (np.savez,
 # read back with allow_pickle=False: no object of the student's is ever unpickled).
 

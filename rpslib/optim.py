@@ -278,6 +278,3 @@ def sgd_directions(gradients: Sequence[float] | Tensor, momentum: float = 0.9,
     for t in range(len(g)):
         velocity[t] = g[t] if t == 0 else momentum * velocity[t - 1] + (1 - dampening) * g[t]
     return SGDDirections(g, velocity, g + momentum * velocity)
-
-
-# --- comparing optimizers ----------------------------------------------------------------

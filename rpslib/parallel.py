@@ -160,7 +160,9 @@ def train_side_by_side(archs: Iterable[Architecture], n_epochs: int,
                 ) from None
     finally:
         _ARCHS = ()
-        for process in list(pool._processes.values()):  # Ctrl-C or a failure: stop the rest
+        # Ctrl-C or a failure: stop the rest (no public way to kill a pool's workers before
+        # Python 3.14's terminate_workers)
+        for process in list(pool._processes.values()):
             if process.is_alive():
                 process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -205,8 +207,9 @@ def _train_one(index: int, n_epochs: int, seed: int | None) -> tuple[str, Any]:
         text = "".join(traceback.format_exception(err))
         pickled: bytes | None = None
         try:
-            pickle.loads(pickle.dumps(err))  # an error whose class cannot be rebuilt (its
-            pickled = pickle.dumps(err)  # __init__ takes other arguments) goes back as text
+            data = pickle.dumps(err)
+            pickle.loads(data)  # an error whose class cannot be rebuilt (its __init__ takes
+            pickled = data  # other arguments) goes back as text only
         except Exception:  # noqa: BLE001
             pass
         return "error", (pickled, text)

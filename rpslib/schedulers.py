@@ -40,11 +40,11 @@ from rpslib.callbacks import Callback
 from rpslib.lr_finder import suggest_lrs
 
 if TYPE_CHECKING:
-
     from rpslib.trainer import Architecture
 
 __all__ = ["BATCH_SCHEDULERS", "SchedulerCallback", "attach", "cyclic_bounds",
-           "lr_sequence", "momentum_sequence", "scheduler_of"]
+           "lr_sequence", "momentum_sequence", "scheduler_of", "step_after_batch",
+           "steps_are_batches"]
 
 Scheduler = LRScheduler | ReduceLROnPlateau
 #: The schedulers whose natural step is a mini-batch, not an epoch.
@@ -54,6 +54,23 @@ BATCH_SCHEDULERS = (CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
 def is_per_batch(scheduler: Scheduler) -> bool:
     """Whether ``scheduler`` steps once per mini-batch (cyclic, one-cycle, warm restarts)."""
     return isinstance(scheduler, BATCH_SCHEDULERS)
+
+
+def step_after_batch(scheduler: Scheduler, epoch: float, batch: int, n_batches: int) -> None:
+    """Step a per-batch ``scheduler`` after mini-batch ``batch`` (from 1) of ``n_batches`` of
+    the epoch that started at ``epoch``: warm restarts with the fractional epoch reached
+    (``epoch + batch / n_batches``, so that ``T_0`` counts epochs), the others once."""
+    if isinstance(scheduler, CosineAnnealingWarmRestarts):
+        scheduler.step(epoch + batch / n_batches)
+    else:
+        scheduler.step()
+
+
+def steps_are_batches(scheduler: Scheduler, steps_per_epoch: int | None = None) -> bool:
+    """Whether ``lr_sequence``'s steps are mini-batches: a per-batch scheduler, except warm
+    restarts without ``steps_per_epoch``, each of whose steps then counts as an epoch."""
+    warm = isinstance(scheduler, CosineAnnealingWarmRestarts)
+    return is_per_batch(scheduler) and not (warm and steps_per_epoch is None)
 
 
 class SchedulerCallback(Callback):
@@ -76,11 +93,8 @@ class SchedulerCallback(Callback):
             return
         arch.learning_rates.append(_lr(arch))  # the rate this mini-batch used
         self._batch += 1
-        if isinstance(self.scheduler, CosineAnnealingWarmRestarts):
-            n_batches = len(arch.train_loader)  # type: ignore[arg-type]
-            self.scheduler.step(arch.total_epochs + self._batch / n_batches)
-        else:
-            self.scheduler.step()
+        step_after_batch(self.scheduler, arch.total_epochs, self._batch,
+                         len(arch.train_loader))  # type: ignore[arg-type]
 
     def on_epoch_end(self, arch: Architecture, loss: float, val_loss: float | None) -> None:
         self._batch = 0
@@ -190,7 +204,6 @@ def _sequence(scheduler: Scheduler, n_steps: int, metrics: Sequence[float] | Non
     if steps_per_epoch is not None and steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
     twin = copy.deepcopy(scheduler)  # copies its optimizer too
-    per_epoch = steps_per_epoch if isinstance(twin, CosineAnnealingWarmRestarts) else None
     start = twin.last_epoch  # the epoch it stands at now
     values = []
     with warnings.catch_warnings():  # the copied optimizer's step lost PyTorch's step counter
@@ -200,9 +213,8 @@ def _sequence(scheduler: Scheduler, n_steps: int, metrics: Sequence[float] | Non
             _step_quietly(twin.optimizer)
             if isinstance(twin, ReduceLROnPlateau):
                 twin.step(metrics[step] if metrics is not None else 1.0)
-            elif per_epoch is not None:  # as SchedulerCallback: the epoch after this batch
-                # PyTorch's hint says int; this scheduler takes the fractional epoch
-                twin.step(start + (step + 1) / per_epoch)  # type: ignore[arg-type]
+            elif steps_per_epoch is not None and is_per_batch(twin):  # as SchedulerCallback
+                step_after_batch(twin, start, step + 1, steps_per_epoch)
             else:
                 twin.step()
     return values
@@ -217,7 +229,7 @@ def _step_quietly(optimizer: torch.optim.Optimizer) -> None:
     optimizer.step()
 
 
-# --- the finale of chapter 8 ----------------------------------------------------------------
+# --- the bounds of chapter 8's cyclical rate ------------------------------------------------
 
 
 def cyclic_bounds(tracking: dict[str, list[float]], ratio: float = 4.0) -> tuple[float, float]:

@@ -429,4 +429,3 @@ def prepare(size: int = 28) -> RPSData:
     for folder in (found.train, found.test):
         load_tensors(folder, size=size)
     return found
-

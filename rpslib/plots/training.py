@@ -17,7 +17,7 @@ from torch import Tensor
 
 from rpslib.lr_finder import smooth
 from rpslib.plots._axes import figure_and_axes
-from rpslib.schedulers import is_per_batch, lr_sequence, momentum_sequence
+from rpslib.schedulers import lr_sequence, momentum_sequence, steps_are_batches
 
 __all__ = ["plot_losses", "plot_lr_grid", "plot_lr_range", "plot_lr_schedule", "plot_per_step"]
 
@@ -182,10 +182,7 @@ def plot_lr_schedule(scheduler: Any, n_steps: int, ax: Axes | None = None,
     rates = lr_sequence(scheduler, n_steps, metrics, steps_per_epoch)  # on a copy
     steps = np.arange(n_steps)
     ax.plot(steps, rates, color="tab:blue", linewidth=1.5, label="learning rate")
-    # warm restarts stepped without the fractional epoch count each step as an epoch
-    restarts = type(scheduler).__name__ == "CosineAnnealingWarmRestarts"
-    by_batch = is_per_batch(scheduler) and not (restarts and steps_per_epoch is None)
-    ax.set_xlabel("mini-batch" if by_batch else "epoch")
+    ax.set_xlabel("mini-batch" if steps_are_batches(scheduler, steps_per_epoch) else "epoch")
     ax.set_ylabel("learning rate")
     ax.set_title(title if title is not None else type(scheduler).__name__, fontsize=10)
     ax.set_ylim(bottom=0)
