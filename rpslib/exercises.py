@@ -19,7 +19,7 @@ import the helpers from ``sys.modules``, which the student's code can replace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -1149,6 +1149,38 @@ class _Opaque:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def answers_as_data(name: str, namespace: Mapping[str, Any], seed: int,
+                    arrays: dict[str, Any]) -> dict[str, Any]:
+    """What the grader's code in the student's kernel reports of exercise ``name``.
+
+    The function ``namespace[name]`` is called on the inputs of seed ``seed``'s cases (their
+    expected answers are dropped first); each return value goes as data (``to_data``, its
+    tensors into ``arrays``).  Returns ``{"status", "message", "outputs"}``: the status is
+    ``answered``, ``missing``, ``not a function``, ``not attempted`` (it raised
+    NotImplementedError) or ``raised`` (the message says what).
+    """
+    entry: dict[str, Any] = {"status": "answered", "message": "", "outputs": []}
+    if name not in namespace:
+        entry["status"] = "missing"
+        return entry
+    if not callable(namespace[name]):
+        entry["status"] = "not a function"
+        return entry
+    exercise = EXERCISES[name]
+    answer = exercise.call(namespace[name])
+    for arguments in [case[0] for case in exercise.cases(seed)]:
+        try:
+            entry["outputs"].append(to_data(answer(*arguments), arrays))
+        except NotImplementedError:
+            entry["status"] = "not attempted"
+            break
+        except BaseException as error:  # noqa: BLE001 - the student's function raised, or exited
+            entry["status"] = "raised"
+            entry["message"] = type(error).__name__ + ": " + str(error)[:500]
+            break
+    return entry
 
 
 def to_data(value: Any, arrays: dict[str, Any]) -> Any:

@@ -662,8 +662,9 @@ def through_data(exercise: exercises.Exercise, answer: Callable[..., Any], seed:
 
     arrays: dict[str, Any] = {}
     cases = exercise.cases(seed)
-    sent = json.dumps([exercises.to_data(exercise.call(answer)(*args), arrays)
-                       for args, _ in cases])
+    entry = exercises.answers_as_data(exercise.name, {exercise.name: answer}, seed, arrays)
+    assert entry["status"] == "answered", entry
+    sent = json.dumps(entry["outputs"])
     np.savez(tmp_path / "arrays.npz", **arrays)
     with np.load(tmp_path / "arrays.npz", allow_pickle=False) as npz:
         loaded = {key: npz[key] for key in npz.files}
@@ -685,3 +686,20 @@ def test_an_answer_sent_as_data_is_judged_as_the_check_judges_it(cell: ExerciseC
     verdicts = [exercises.is_right(exercise, got, expected)
                 for _, expected, got in through_data(exercise, wrong, seed, tmp_path)]
     assert not all(verdicts), f"{wrong.__name__} passed once sent as data"
+
+
+def test_answers_as_data_says_why_there_is_no_answer() -> None:
+    def stub(*args: Any) -> Any:
+        raise NotImplementedError
+
+    def broken(*args: Any) -> Any:
+        raise ZeroDivisionError("oops")
+
+    statuses = {what: exercises.answers_as_data("softmax", namespace, 0, {})
+                for what, namespace in (("missing", {}), ("not a function", {"softmax": 3}),
+                                        ("not attempted", {"softmax": stub}),
+                                        ("raised", {"softmax": broken}))}
+    assert {what: entry["status"] for what, entry in statuses.items()} == {
+        what: what for what in statuses}
+    assert statuses["raised"]["message"] == "ZeroDivisionError: oops"
+    assert all(entry["outputs"] == [] for entry in statuses.values())

@@ -43,29 +43,8 @@ def _rps_grader_NONCE():
     finally:
         del _sys.modules[_module.__name__]
     _user = get_ipython().user_ns
-    _arrays, _report = {}, {}
-    for _name in NAMES:
-        _entry = {"status": "answered", "message": "", "outputs": []}
-        _report[_name] = _entry
-        if _name not in _user:
-            _entry["status"] = "missing"
-            continue
-        _function = _user[_name]
-        if not callable(_function):
-            _entry["status"] = "not a function"
-            continue
-        _exercise = _module.EXERCISES[_name]
-        _answer = _exercise.call(_function)
-        for _arguments in [_case[0] for _case in _exercise.cases(SEED)]:
-            try:
-                _entry["outputs"].append(_module.to_data(_answer(*_arguments), _arrays))
-            except NotImplementedError:
-                _entry["status"] = "not attempted"
-                break
-            except BaseException as _error:  # the student's function raised, or exited
-                _entry["status"] = "raised"
-                _entry["message"] = type(_error).__name__ + ": " + str(_error)[:500]
-                break
+    _arrays = {}
+    _report = {_name: _module.answers_as_data(_name, _user, SEED, _arrays) for _name in NAMES}
     _np.savez(ARRAYS, **_arrays)
     with open(REPORT, "w") as _file:
         _json.dump(_report, _file)
