@@ -291,9 +291,9 @@ def suggest_lrs(tracking: dict[str, list[float]], skip_start: int = 10,
       whose slopes are noise and divergence);
     - ``"valley"``: fastai's rule: the longest run of points over which the loss keeps
       falling (each lower than the one before, not necessarily neighbours), and a point
-      about half-way along it in log-lr (fastai's code takes ``L // 3 + L // 6`` points of
-      the run's span ``L``, although the rule is often described as "two thirds"); robust to
-      a noisy curve;
+      about half-way along it in log-lr (fastai's code counts the run's length ``k``, in
+      points, back from its last point and goes ``k // 3 + k // 6`` points on from there,
+      although the rule is often described as "two thirds"); robust to a noisy curve;
     - ``"min/10"``: the learning rate of the lowest loss divided by 10 (the loss is lowest
       just before it blows up; a tenth of that is safely below).
 
@@ -322,8 +322,9 @@ def suggest_lrs(tracking: dict[str, list[float]], skip_start: int = 10,
 def _valley(losses: np.ndarray) -> int:
     """fastai's "valley": the longest decreasing run of losses, about half-way along it.
 
-    As fastai computes it: the run's span ``L`` (first to last index) in thirds, then one
-    third and half a third further, ``int(L/3) + int(L/6)``: half-way, not two thirds.
+    As fastai computes it: with ``k`` the number of points in the run, it starts ``k`` points
+    before the run's last point and goes ``int(k/3) + int(k/6)`` points on: about half-way
+    (not two thirds), and further along the more points the run skips.
     """
     n = len(losses)
     run = [1] * n  # run[i]: longest decreasing subsequence ending at point i

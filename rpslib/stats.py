@@ -3,8 +3,9 @@
 ``Architecture`` offers each of these under the slides' names (``arch.loader_apply``,
 ``Architecture.make_normalizer``, ...); they live here so the trainer stays a training loop.
 The slides' ``statistics_per_channel`` averages per-image standard deviations, which is
-smaller than the data set's std; ``moments_per_channel`` and ``make_normalizer(pooled=True)``
-give the exact (pooled) one.  The chapters use them from chapter 1 on.
+(all but) never larger than the data set's std; ``moments_per_channel`` and
+``make_normalizer(pooled=True)`` give the exact (pooled) one.  The chapters use them
+from chapter 1 on.
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ def make_normalizer(loader: DataLoader[Any], pooled: bool = False) -> Normalize:
 
     - ``pooled=False`` (the slides): the average of the per-image standard deviations.  It
       ignores how much the images differ from one another (a dark and a bright image), so
-      it is smaller than the data set's std: good enough to bring the inputs near unit
-      scale, but not the data set's std.
+      it is not larger than the data set's std (with per-image stds over n - 1, at most by a
+      factor sqrt(n / (n - 1)), n the pixels of an image): good enough to bring the inputs
+      near unit scale, but not the data set's std.
     - ``pooled=True``: the exact std of all the pixel values of the channel, over all
       images (population std, dividing by the number of pixels).
 
